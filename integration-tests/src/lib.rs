@@ -1,0 +1,211 @@
+//! Support for tests that run against the real local stack.
+//!
+//! `scripts/stack.sh start` starts Kafka, the schema registry and fake-gcs-server on loopback
+//! and writes `.run/stack.env`; [`Stack::get`] reads it (or the same variables from the
+//! environment, which win). Tests never fall back to mocks: without a running stack they fail
+//! and say how to start it.
+//!
+//! Every test names its own topics, groups, users and buckets with [`unique_name`], so tests
+//! can run in parallel and in any order against one stack.
+
+use anyhow::{bail, Context, Result};
+use rand::Rng;
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::client::DefaultClientContext;
+use service_kit::kafka::{KafkaSettings, SecurityProtocol, TlsFiles};
+use service_kit::secret::Secret;
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+use std::time::Duration;
+
+/// Addresses and credentials of the running local stack.
+#[derive(Debug, Clone)]
+pub struct Stack {
+    pub repo: PathBuf,
+    pub kafka_plaintext: String,
+    pub kafka_mtls: String,
+    pub kafka_scram: String,
+    pub kafka_admin_user: String,
+    pub kafka_admin_password: Secret,
+    pub tls_ca: PathBuf,
+    pub tls_client_crt: PathBuf,
+    pub tls_client_key: PathBuf,
+    pub registry_url: String,
+    pub gcs_endpoint: String,
+    pub gcs_service_account: PathBuf,
+    pub python: PathBuf,
+}
+
+static STACK: OnceLock<Stack> = OnceLock::new();
+
+/// The repository root (this crate's parent directory).
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from("."))
+}
+
+impl Stack {
+    /// The running stack. Panics with instructions when it is not running.
+    pub fn get() -> &'static Stack {
+        STACK.get_or_init(|| match Stack::load() {
+            Ok(stack) => stack,
+            Err(error) => panic!(
+                "the local stack is not available ({error:#}); start it with `scripts/stack.sh start` \
+                 or run every test with `scripts/test.sh`"
+            ),
+        })
+    }
+
+    fn load() -> Result<Stack> {
+        let repo = repo_root();
+        let env_file = std::env::var_os("ALERTDIST_STACK_ENV")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| repo.join(".run/stack.env"));
+        let mut values: HashMap<String, String> = HashMap::new();
+        if env_file.is_file() {
+            let text = std::fs::read_to_string(&env_file)
+                .with_context(|| format!("reading {}", env_file.display()))?;
+            for line in text.lines() {
+                let line = line.trim().trim_start_matches("export ").trim();
+                if let Some((key, value)) = line.split_once('=') {
+                    values.insert(key.to_owned(), value.trim_matches('"').to_owned());
+                }
+            }
+        }
+        let var = |key: &str| -> Result<String> {
+            std::env::var(key)
+                .ok()
+                .or_else(|| values.get(key).cloned())
+                .with_context(|| format!("{key} is not set and not in {}", env_file.display()))
+        };
+        let path = |key: &str| -> Result<PathBuf> { Ok(PathBuf::from(var(key)?)) };
+        let admin_password_file = path("ALERTDIST_KAFKA_ADMIN_PASSWORD_FILE")?;
+        let admin_password = std::fs::read_to_string(&admin_password_file)
+            .with_context(|| format!("reading {}", admin_password_file.display()))?;
+        Ok(Stack {
+            repo,
+            kafka_plaintext: var("ALERTDIST_KAFKA_PLAINTEXT")?,
+            kafka_mtls: var("ALERTDIST_KAFKA_MTLS")?,
+            kafka_scram: var("ALERTDIST_KAFKA_SCRAM")?,
+            kafka_admin_user: var("ALERTDIST_KAFKA_ADMIN_USER")?,
+            kafka_admin_password: Secret::new(admin_password.trim()),
+            tls_ca: path("ALERTDIST_TLS_CA")?,
+            tls_client_crt: path("ALERTDIST_TLS_CLIENT_CRT")?,
+            tls_client_key: path("ALERTDIST_TLS_CLIENT_KEY")?,
+            registry_url: var("ALERTDIST_SCHEMA_REGISTRY_URL")?,
+            gcs_endpoint: var("ALERTDIST_GCS_ENDPOINT")?,
+            gcs_service_account: path("ALERTDIST_GCS_SERVICE_ACCOUNT")?,
+            python: path("ALERTDIST_PYTHON")?,
+        })
+    }
+
+    /// The in-cluster listener: no authentication.
+    pub fn kafka_plaintext(&self) -> KafkaSettings {
+        KafkaSettings {
+            bootstrap_servers: self.kafka_plaintext.clone(),
+            ..KafkaSettings::default()
+        }
+    }
+
+    /// The community-broker listener, as `username`.
+    pub fn kafka_scram(&self, username: &str, password: &str) -> KafkaSettings {
+        KafkaSettings {
+            bootstrap_servers: self.kafka_scram.clone(),
+            security_protocol: SecurityProtocol::SaslPlaintext,
+            username: Some(username.to_owned()),
+            password: Some(Secret::new(password)),
+            ..KafkaSettings::default()
+        }
+    }
+
+    /// The mTLS listener with the client certificate the scripts made.
+    pub fn kafka_mtls(&self) -> KafkaSettings {
+        KafkaSettings {
+            bootstrap_servers: self.kafka_mtls.clone(),
+            security_protocol: SecurityProtocol::Ssl,
+            tls: TlsFiles {
+                server_ca_crt_location: Some(self.tls_ca.clone()),
+                client_crt_location: Some(self.tls_client_crt.clone()),
+                client_key_location: Some(self.tls_client_key.clone()),
+            },
+            ..KafkaSettings::default()
+        }
+    }
+
+    /// Creates topics on the plaintext listener and waits until they exist.
+    pub async fn create_topics(&self, names: &[&str], partitions: i32) -> Result<()> {
+        let admin: AdminClient<DefaultClientContext> =
+            self.kafka_plaintext().client_config()?.create()?;
+        let topics: Vec<NewTopic<'_>> = names
+            .iter()
+            .map(|name| NewTopic::new(name, partitions, TopicReplication::Fixed(1)))
+            .collect();
+        let options = AdminOptions::new().operation_timeout(Some(Duration::from_secs(10)));
+        for result in admin.create_topics(&topics, &options).await? {
+            if let Err((topic, code)) = result {
+                bail!("creating topic {topic}: {code}");
+            }
+        }
+        Ok(())
+    }
+
+    /// Applies a users file (BRIEF §2 shape) with `scripts/kafka/users.sh`; returns each
+    /// user's password (generated by the script into a private secrets directory).
+    pub fn apply_users(&self, users: &serde_json::Value) -> Result<BTreeMap<String, String>> {
+        let dir = std::env::temp_dir().join(unique_name("users"));
+        std::fs::create_dir_all(&dir)?;
+        let file = dir.join("users.json");
+        std::fs::write(&file, serde_json::to_vec_pretty(users)?)?;
+        let secrets = dir.join("secrets");
+        std::fs::create_dir_all(&secrets)?;
+        let output = Command::new(self.repo.join("scripts/kafka/users.sh"))
+            .arg("apply")
+            .arg("--users")
+            .arg(&file)
+            .arg("--secrets")
+            .arg(&secrets)
+            .output()
+            .context("running scripts/kafka/users.sh")?;
+        if !output.status.success() {
+            bail!(
+                "users.sh apply failed: {}{}",
+                String::from_utf8_lossy(&output.stdout),
+                String::from_utf8_lossy(&output.stderr)
+            );
+        }
+        let mut passwords = BTreeMap::new();
+        for user in users["users"].as_array().into_iter().flatten() {
+            let name = user["username"].as_str().context("username")?;
+            let password = std::fs::read_to_string(secrets.join(format!("{name}-password")))
+                .with_context(|| format!("password of {name}"))?;
+            passwords.insert(name.to_owned(), password.trim().to_owned());
+        }
+        Ok(passwords)
+    }
+
+    /// Creates a bucket in fake-gcs-server.
+    pub async fn create_gcs_bucket(&self, name: &str) -> Result<()> {
+        let response = reqwest::Client::new()
+            .post(format!("{}/storage/v1/b?project=test", self.gcs_endpoint))
+            .json(&serde_json::json!({ "name": name }))
+            .send()
+            .await?;
+        if !response.status().is_success() {
+            bail!(
+                "creating bucket {name}: {} {}",
+                response.status(),
+                response.text().await.unwrap_or_default()
+            );
+        }
+        Ok(())
+    }
+}
+
+/// `prefix-<8 random hex digits>`: a topic, group, user or bucket name no other test uses.
+pub fn unique_name(prefix: &str) -> String {
+    format!("{prefix}-{:08x}", rand::rng().random::<u32>())
+}

@@ -1,0 +1,600 @@
+//! Kafka client configuration, validated once at start-up, and a bounded connectivity check.
+//!
+//! The observatory's brokers expose three kinds of listener (BRIEF §2): PLAINTEXT inside the
+//! cluster, SCRAM-SHA-512 for community brokers (SASL_PLAINTEXT, or SASL_SSL from outside) and
+//! SSL with client certificates (mTLS) for in-cluster services. [`KafkaSettings`] covers all of
+//! them; [`KafkaSettings::client_config`] refuses a half-configured client with an error that
+//! names the missing option, and [`check_connection`] tells a wrong password from a broker that
+//! cannot be reached, within a bounded time, instead of letting librdkafka retry forever.
+
+use crate::secret::Secret;
+use rdkafka::client::ClientContext;
+use rdkafka::config::RDKafkaLogLevel;
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::producer::{BaseProducer, Producer};
+use rdkafka::ClientConfig;
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// How the client talks to the broker (librdkafka's `security.protocol`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum SecurityProtocol {
+    /// No encryption, no authentication: in-cluster listeners only.
+    #[default]
+    Plaintext,
+    /// SCRAM over a plain connection.
+    SaslPlaintext,
+    /// SCRAM over TLS.
+    SaslSsl,
+    /// TLS; with client certificates this is mTLS.
+    Ssl,
+}
+
+impl SecurityProtocol {
+    fn as_librdkafka(self) -> &'static str {
+        match self {
+            SecurityProtocol::Plaintext => "plaintext",
+            SecurityProtocol::SaslPlaintext => "sasl_plaintext",
+            SecurityProtocol::SaslSsl => "sasl_ssl",
+            SecurityProtocol::Ssl => "ssl",
+        }
+    }
+
+    fn uses_sasl(self) -> bool {
+        matches!(
+            self,
+            SecurityProtocol::SaslPlaintext | SecurityProtocol::SaslSsl
+        )
+    }
+
+    fn uses_tls(self) -> bool {
+        matches!(self, SecurityProtocol::SaslSsl | SecurityProtocol::Ssl)
+    }
+}
+
+/// The SASL mechanism. Only SCRAM is offered: it is what the observatory's brokers accept.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+pub enum SaslMechanism {
+    #[default]
+    #[serde(rename = "SCRAM-SHA-512")]
+    ScramSha512,
+    #[serde(rename = "SCRAM-SHA-256")]
+    ScramSha256,
+}
+
+impl SaslMechanism {
+    fn as_librdkafka(self) -> &'static str {
+        match self {
+            SaslMechanism::ScramSha512 => "SCRAM-SHA-512",
+            SaslMechanism::ScramSha256 => "SCRAM-SHA-256",
+        }
+    }
+}
+
+/// The three TLS files, named after upstream's `--tls-*-location` flags.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(default)]
+pub struct TlsFiles {
+    /// CA certificate that signed the broker's certificate (`--tls-server-ca-crt-location`).
+    pub server_ca_crt_location: Option<PathBuf>,
+    /// Client certificate, PEM (`--tls-client-crt-location`).
+    pub client_crt_location: Option<PathBuf>,
+    /// Client private key, PEM (`--tls-client-key-location`).
+    pub client_key_location: Option<PathBuf>,
+}
+
+impl TlsFiles {
+    const FLAGS: [&'static str; 3] = [
+        "--tls-server-ca-crt-location",
+        "--tls-client-crt-location",
+        "--tls-client-key-location",
+    ];
+
+    fn entries(&self) -> [(&'static str, Option<&Path>); 3] {
+        [
+            (Self::FLAGS[0], self.server_ca_crt_location.as_deref()),
+            (Self::FLAGS[1], self.client_crt_location.as_deref()),
+            (Self::FLAGS[2], self.client_key_location.as_deref()),
+        ]
+    }
+
+    fn is_empty(&self) -> bool {
+        self.entries().iter().all(|(_, path)| path.is_none())
+    }
+
+    /// All three or none; every given file must exist.
+    pub fn validate(&self) -> Result<(), KafkaConfigError> {
+        let entries = self.entries();
+        let given: Vec<&str> = entries
+            .iter()
+            .filter(|(_, p)| p.is_some())
+            .map(|(f, _)| *f)
+            .collect();
+        let missing: Vec<&str> = entries
+            .iter()
+            .filter(|(_, p)| p.is_none())
+            .map(|(f, _)| *f)
+            .collect();
+        if !given.is_empty() && !missing.is_empty() {
+            return Err(KafkaConfigError::PartialTls { given, missing });
+        }
+        for (flag, path) in entries {
+            if let Some(path) = path {
+                if !path.is_file() {
+                    return Err(KafkaConfigError::MissingFile {
+                        option: flag,
+                        path: path.to_owned(),
+                    });
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Connection settings shared by every Kafka client of every daemon.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(default)]
+pub struct KafkaSettings {
+    /// Comma-separated `host:port` list.
+    pub bootstrap_servers: String,
+    pub security_protocol: SecurityProtocol,
+    pub sasl_mechanism: SaslMechanism,
+    /// SCRAM user name; required with SASL protocols.
+    pub username: Option<String>,
+    /// SCRAM password; required with SASL protocols. Never logged.
+    pub password: Option<Secret>,
+    pub tls: TlsFiles,
+    /// How long to keep trying to reach the brokers before reporting them unreachable.
+    pub connect_timeout_secs: u64,
+    /// Further librdkafka properties, passed through unchanged (e.g. `client.id`).
+    pub extra: BTreeMap<String, String>,
+}
+
+impl Default for KafkaSettings {
+    fn default() -> Self {
+        Self {
+            bootstrap_servers: "localhost:9092".into(),
+            security_protocol: SecurityProtocol::Plaintext,
+            sasl_mechanism: SaslMechanism::ScramSha512,
+            username: None,
+            password: None,
+            tls: TlsFiles::default(),
+            connect_timeout_secs: 10,
+            extra: BTreeMap::new(),
+        }
+    }
+}
+
+/// A configuration that cannot work, found before any connection is attempted.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum KafkaConfigError {
+    #[error(
+        "TLS options are all or none: {} {} set but {} {} not; give all three or none",
+        given.join(", "), if given.len() == 1 { "is" } else { "are" },
+        missing.join(", "), if missing.len() == 1 { "is" } else { "are" }
+    )]
+    PartialTls {
+        given: Vec<&'static str>,
+        missing: Vec<&'static str>,
+    },
+    #[error("{option} names {path}, which is not a readable file")]
+    MissingFile { option: &'static str, path: PathBuf },
+    #[error("security protocol {protocol:?} needs a Kafka username (--kafka-username)")]
+    MissingUsername { protocol: SecurityProtocol },
+    #[error("Kafka user `{username}` has no password: set the password environment variable or the `kafka.password` setting")]
+    MissingPassword { username: String },
+    #[error("security protocol SSL needs a client certificate: give --tls-server-ca-crt-location, --tls-client-crt-location and --tls-client-key-location")]
+    MissingClientCertificate,
+    #[error("a Kafka username is set but security protocol is {protocol:?}; use SASL_PLAINTEXT or SASL_SSL for SCRAM")]
+    UsernameWithoutSasl { protocol: SecurityProtocol },
+    #[error("no Kafka bootstrap servers given")]
+    NoBootstrapServers,
+}
+
+impl KafkaSettings {
+    /// Checks that the settings describe a usable client.
+    pub fn validate(&self) -> Result<(), KafkaConfigError> {
+        if self.bootstrap_servers.trim().is_empty() {
+            return Err(KafkaConfigError::NoBootstrapServers);
+        }
+        self.tls.validate()?;
+        let protocol = self.security_protocol;
+        if protocol.uses_sasl() {
+            let username = self
+                .username
+                .as_deref()
+                .filter(|u| !u.is_empty())
+                .ok_or(KafkaConfigError::MissingUsername { protocol })?;
+            if self.password.as_ref().is_none_or(|p| p.expose().is_empty()) {
+                return Err(KafkaConfigError::MissingPassword {
+                    username: username.to_owned(),
+                });
+            }
+        } else if self.username.is_some() {
+            return Err(KafkaConfigError::UsernameWithoutSasl { protocol });
+        }
+        if protocol == SecurityProtocol::Ssl && self.tls.is_empty() {
+            return Err(KafkaConfigError::MissingClientCertificate);
+        }
+        Ok(())
+    }
+
+    /// The librdkafka configuration for these settings, after [`validate`](Self::validate).
+    ///
+    /// The result holds the password: never log it (use [`describe`](Self::describe)).
+    pub fn client_config(&self) -> Result<ClientConfig, KafkaConfigError> {
+        self.validate()?;
+        let mut config = ClientConfig::new();
+        config
+            .set("bootstrap.servers", &self.bootstrap_servers)
+            .set("security.protocol", self.security_protocol.as_librdkafka())
+            // Fail a connection attempt quickly so a dead broker is reported, not waited on.
+            .set("socket.connection.setup.timeout.ms", "10000")
+            .set_log_level(RDKafkaLogLevel::Warning);
+        if self.security_protocol.uses_sasl() {
+            config.set("sasl.mechanism", self.sasl_mechanism.as_librdkafka());
+            if let Some(username) = &self.username {
+                config.set("sasl.username", username);
+            }
+            if let Some(password) = &self.password {
+                config.set("sasl.password", password.expose());
+            }
+        }
+        if let Some(ca) = &self.tls.server_ca_crt_location {
+            config.set("ssl.ca.location", ca.to_string_lossy());
+        }
+        if self.security_protocol.uses_tls() {
+            if let Some(crt) = &self.tls.client_crt_location {
+                config.set("ssl.certificate.location", crt.to_string_lossy());
+            }
+            if let Some(key) = &self.tls.client_key_location {
+                config.set("ssl.key.location", key.to_string_lossy());
+            }
+        }
+        for (key, value) in &self.extra {
+            config.set(key, value);
+        }
+        Ok(config)
+    }
+
+    /// A one-line description safe for logs: servers, protocol and user, never the password.
+    pub fn describe(&self) -> String {
+        let mut text = format!(
+            "{} via {}",
+            self.bootstrap_servers,
+            self.security_protocol.as_librdkafka()
+        );
+        if let Some(user) = &self.username {
+            text.push_str(&format!(
+                " as {user} ({})",
+                self.sasl_mechanism.as_librdkafka()
+            ));
+        }
+        if self.tls.client_crt_location.is_some() {
+            text.push_str(" with client certificate");
+        }
+        text
+    }
+
+    pub fn connect_timeout(&self) -> Duration {
+        Duration::from_secs(self.connect_timeout_secs.max(1))
+    }
+}
+
+/// Why the brokers could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectionError {
+    #[error("Kafka authentication failed ({detail}); check the username and password")]
+    Authentication { detail: String },
+    #[error("TLS handshake with the Kafka brokers failed ({detail}); check the CA, client certificate and key")]
+    Tls { detail: String },
+    #[error("Kafka brokers {servers} unreachable after {waited:?} ({detail})")]
+    Unreachable {
+        servers: String,
+        waited: Duration,
+        detail: String,
+    },
+    #[error(transparent)]
+    Config(#[from] KafkaConfigError),
+    #[error("invalid Kafka client configuration: {0}")]
+    Client(#[source] KafkaError),
+}
+
+/// A client context that remembers the errors librdkafka reports through its error callback,
+/// which is where authentication and transport failures surface.
+#[derive(Debug, Default, Clone)]
+pub struct RecordingContext {
+    errors: Arc<Mutex<Vec<(RDKafkaErrorCode, String)>>>,
+}
+
+impl RecordingContext {
+    fn first_matching(&self, codes: &[RDKafkaErrorCode]) -> Option<String> {
+        let errors = self.errors.lock().unwrap_or_else(|e| e.into_inner());
+        errors
+            .iter()
+            .find(|(code, _)| codes.contains(code))
+            .map(|(_, reason)| reason.clone())
+    }
+
+    fn last(&self) -> Option<String> {
+        let errors = self.errors.lock().unwrap_or_else(|e| e.into_inner());
+        errors.last().map(|(_, reason)| reason.clone())
+    }
+}
+
+impl ClientContext for RecordingContext {
+    fn error(&self, error: KafkaError, reason: &str) {
+        tracing::debug!(%error, reason, "kafka client error");
+        let code = error.rdkafka_error_code().unwrap_or(RDKafkaErrorCode::Fail);
+        let mut errors = self.errors.lock().unwrap_or_else(|e| e.into_inner());
+        if errors.len() < 64 {
+            errors.push((code, reason.to_owned()));
+        }
+    }
+}
+
+impl rdkafka::producer::ProducerContext for RecordingContext {
+    type DeliveryOpaque = ();
+    fn delivery(&self, _: &rdkafka::message::DeliveryResult<'_>, _: Self::DeliveryOpaque) {}
+}
+
+/// Brokers seen by [`check_connection`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClusterInfo {
+    pub brokers: usize,
+    pub topics: usize,
+}
+
+/// Connects with `settings` and fetches cluster metadata, giving up after the settings'
+/// connect timeout. Returns as soon as authentication is refused.
+pub async fn check_connection(settings: &KafkaSettings) -> Result<ClusterInfo, ConnectionError> {
+    let config = settings.client_config()?;
+    check_client_config(
+        &config,
+        &settings.bootstrap_servers,
+        settings.connect_timeout(),
+    )
+    .await
+}
+
+/// [`check_connection`] for a raw librdkafka configuration.
+pub async fn check_client_config(
+    config: &ClientConfig,
+    servers: &str,
+    timeout: Duration,
+) -> Result<ClusterInfo, ConnectionError> {
+    let config = config.clone();
+    let servers = servers.to_owned();
+    tokio::task::spawn_blocking(move || check_connection_blocking(&config, &servers, timeout))
+        .await
+        .unwrap_or_else(|join| {
+            Err(ConnectionError::Unreachable {
+                servers: String::new(),
+                waited: Duration::ZERO,
+                detail: format!("connectivity check panicked: {join}"),
+            })
+        })
+}
+
+fn check_connection_blocking(
+    config: &ClientConfig,
+    servers: &str,
+    timeout: Duration,
+) -> Result<ClusterInfo, ConnectionError> {
+    let context = RecordingContext::default();
+    let producer: BaseProducer<RecordingContext> = config
+        .create_with_context(context.clone())
+        .map_err(ConnectionError::Client)?;
+    let started = Instant::now();
+    loop {
+        let remaining = timeout.saturating_sub(started.elapsed());
+        match producer
+            .client()
+            .fetch_metadata(None, remaining.min(Duration::from_millis(500)))
+        {
+            Ok(metadata) => {
+                return Ok(ClusterInfo {
+                    brokers: metadata.brokers().len(),
+                    topics: metadata.topics().len(),
+                })
+            }
+            Err(error) => {
+                // Serve the error callbacks queued meanwhile.
+                producer.poll(Duration::ZERO);
+                if let Some(detail) = context.first_matching(&[RDKafkaErrorCode::Authentication]) {
+                    return Err(ConnectionError::Authentication { detail });
+                }
+                if started.elapsed() >= timeout {
+                    if let Some(detail) = context.first_matching(&[RDKafkaErrorCode::SSL]) {
+                        return Err(ConnectionError::Tls { detail });
+                    }
+                    let detail = context.last().unwrap_or_else(|| error.to_string());
+                    return Err(ConnectionError::Unreachable {
+                        servers: servers.to_owned(),
+                        waited: started.elapsed(),
+                        detail,
+                    });
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scram(username: Option<&str>, password: Option<&str>) -> KafkaSettings {
+        KafkaSettings {
+            security_protocol: SecurityProtocol::SaslPlaintext,
+            username: username.map(str::to_owned),
+            password: password.map(Secret::new),
+            ..KafkaSettings::default()
+        }
+    }
+
+    #[test]
+    fn plaintext_is_the_default_and_valid() {
+        let config = KafkaSettings::default().client_config().unwrap();
+        assert_eq!(config.get("security.protocol"), Some("plaintext"));
+        assert_eq!(config.get("bootstrap.servers"), Some("localhost:9092"));
+        assert_eq!(config.get("sasl.username"), None);
+    }
+
+    #[test]
+    fn scram_sets_mechanism_user_and_password() {
+        let config = scram(Some("broker-a"), Some("pw")).client_config().unwrap();
+        assert_eq!(config.get("security.protocol"), Some("sasl_plaintext"));
+        assert_eq!(config.get("sasl.mechanism"), Some("SCRAM-SHA-512"));
+        assert_eq!(config.get("sasl.username"), Some("broker-a"));
+        assert_eq!(config.get("sasl.password"), Some("pw"));
+    }
+
+    #[test]
+    fn scram_without_password_names_the_user() {
+        let err = scram(Some("broker-a"), None).validate().unwrap_err();
+        assert_eq!(
+            err,
+            KafkaConfigError::MissingPassword {
+                username: "broker-a".into()
+            }
+        );
+        assert!(err.to_string().contains("broker-a"));
+        let err = scram(Some("broker-a"), Some("")).validate().unwrap_err();
+        assert!(matches!(err, KafkaConfigError::MissingPassword { .. }));
+        let err = scram(None, Some("pw")).validate().unwrap_err();
+        assert!(matches!(err, KafkaConfigError::MissingUsername { .. }));
+    }
+
+    #[test]
+    fn partial_tls_names_what_is_missing() {
+        let dir = tempfile::tempdir().unwrap();
+        let key = dir.path().join("client.key");
+        std::fs::write(&key, "key").unwrap();
+        let settings = KafkaSettings {
+            security_protocol: SecurityProtocol::Ssl,
+            tls: TlsFiles {
+                client_key_location: Some(key),
+                ..TlsFiles::default()
+            },
+            ..KafkaSettings::default()
+        };
+        let err = settings.validate().unwrap_err();
+        let text = err.to_string();
+        assert!(text.contains("--tls-client-key-location is set"), "{text}");
+        assert!(text.contains("--tls-client-crt-location"), "{text}");
+        assert!(text.contains("--tls-server-ca-crt-location"), "{text}");
+        assert!(text.contains("give all three or none"), "{text}");
+    }
+
+    #[test]
+    fn missing_tls_file_is_named() {
+        let settings = KafkaSettings {
+            security_protocol: SecurityProtocol::Ssl,
+            tls: TlsFiles {
+                server_ca_crt_location: Some("/nonexistent/ca.crt".into()),
+                client_crt_location: Some("/nonexistent/client.crt".into()),
+                client_key_location: Some("/nonexistent/client.key".into()),
+            },
+            ..KafkaSettings::default()
+        };
+        let err = settings.validate().unwrap_err();
+        assert!(err.to_string().contains("/nonexistent/ca.crt"), "{err}");
+    }
+
+    #[test]
+    fn ssl_without_certificates_is_refused() {
+        let settings = KafkaSettings {
+            security_protocol: SecurityProtocol::Ssl,
+            ..KafkaSettings::default()
+        };
+        assert_eq!(
+            settings.validate().unwrap_err(),
+            KafkaConfigError::MissingClientCertificate
+        );
+    }
+
+    #[test]
+    fn full_mtls_sets_the_three_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = |name: &str| {
+            let p = dir.path().join(name);
+            std::fs::write(&p, "pem").unwrap();
+            Some(p)
+        };
+        let settings = KafkaSettings {
+            security_protocol: SecurityProtocol::Ssl,
+            tls: TlsFiles {
+                server_ca_crt_location: path("ca.crt"),
+                client_crt_location: path("client.crt"),
+                client_key_location: path("client.key"),
+            },
+            ..KafkaSettings::default()
+        };
+        let config = settings.client_config().unwrap();
+        assert!(config.get("ssl.ca.location").unwrap().ends_with("ca.crt"));
+        assert!(config
+            .get("ssl.certificate.location")
+            .unwrap()
+            .ends_with("client.crt"));
+        assert!(config
+            .get("ssl.key.location")
+            .unwrap()
+            .ends_with("client.key"));
+    }
+
+    #[test]
+    fn username_on_plaintext_is_a_mistake() {
+        let settings = KafkaSettings {
+            username: Some("x".into()),
+            ..KafkaSettings::default()
+        };
+        assert!(matches!(
+            settings.validate(),
+            Err(KafkaConfigError::UsernameWithoutSasl { .. })
+        ));
+    }
+
+    #[test]
+    fn describe_never_shows_the_password() {
+        let settings = scram(Some("broker-a"), Some("pa55word"));
+        let text = settings.describe();
+        assert!(text.contains("broker-a"));
+        assert!(!text.contains("pa55word"));
+        assert!(!format!("{settings:?}").contains("pa55word"));
+    }
+
+    #[test]
+    fn deserializes_protocol_names_as_librdkafka_spells_them() {
+        let settings: KafkaSettings = serde_json::from_str(
+            r#"{"security_protocol":"SASL_SSL","sasl_mechanism":"SCRAM-SHA-512","username":"u","password":"p"}"#,
+        )
+        .unwrap();
+        assert_eq!(settings.security_protocol, SecurityProtocol::SaslSsl);
+        assert_eq!(settings.bootstrap_servers, "localhost:9092");
+    }
+
+    #[tokio::test]
+    async fn an_unreachable_broker_is_reported_within_the_timeout() {
+        // Port 1 on loopback: nothing listens there, connections are refused at once.
+        let settings = KafkaSettings {
+            bootstrap_servers: "127.0.0.1:1".into(),
+            connect_timeout_secs: 2,
+            ..KafkaSettings::default()
+        };
+        let started = Instant::now();
+        let err = check_connection(&settings).await.unwrap_err();
+        assert!(
+            started.elapsed() < Duration::from_secs(6),
+            "took {:?}",
+            started.elapsed()
+        );
+        assert!(matches!(err, ConnectionError::Unreachable { .. }), "{err}");
+        assert!(err.to_string().contains("127.0.0.1:1"), "{err}");
+    }
+}

@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Runs every test: formatting, lints, unit tests and integration tests against the real local
+# stack. Starts the stack if it is not running and stops what it started, also on failure.
+# This is the README's test command; .ci/run calls it.
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+cd "$REPO_ROOT" || exit 1
+
+started_stack=0
+cleanup() {
+  local status=$?
+  if [[ $started_stack == 1 ]]; then
+    log "stopping the stack this run started"
+    scripts/stack.sh stop || true
+  fi
+  exit "$status"
+}
+trap cleanup EXIT
+
+step() { log "== $*"; }
+
+step "install"
+scripts/install.sh all
+
+step "lint scripts and workflows"
+shellcheck -x scripts/*.sh scripts/*/*.sh scripts/kafka/kafka-tool .ci/run
+"$CACHE_DIR/go/bin/actionlint"
+
+step "cargo fmt --check"
+cargo fmt --all -- --check
+
+step "cargo clippy"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+if ! scripts/kafka/kafka.sh status >/dev/null 2>&1 || ! scripts/registry/registry.sh status >/dev/null 2>&1 \
+   || ! scripts/gcs/fake-gcs.sh status >/dev/null 2>&1; then
+  started_stack=1
+fi
+step "start the stack"
+scripts/stack.sh start
+
+step "cargo test"
+cargo test --workspace --locked --no-fail-fast
