@@ -1,0 +1,197 @@
+//! The alert archive's layout in object storage, shared by its only writer
+//! (`alertdb-ingester`) and its reader (`alertdb-server`).
+//!
+//! | layout | alert | schema |
+//! |---|---|---|
+//! | `v2` (current) | `v2/alerts/{first 6 digits of id}/{id}.avro.gz` | `v2/schemas/{id}.json` |
+//! | `v1` (the design note's era) | `alert_archive/v1/alerts/{id}.avro.gz` | `alert_archive/v1/schemas/{id}.json` |
+//!
+//! An alert object is the gzip of the whole Confluent wire-format message; older archives also
+//! hold uncompressed `.avro` objects. A schema object is the registry's schema string, UTF-8.
+//! Alerts and schemas never change once written. Readers try [`alert_candidates`] in order.
+//!
+//! Gzip output here is deterministic (no timestamp, no file name), so writing an alert twice,
+//! as at-least-once delivery does, gives the same bytes.
+
+use object_storage::object_store::path::Path;
+use std::fmt;
+use std::io::{Read, Write};
+use std::str::FromStr;
+
+/// Which key layout to write.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub enum Layout {
+    #[default]
+    V2,
+    V1,
+}
+
+impl fmt::Display for Layout {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Layout::V2 => "v2",
+            Layout::V1 => "v1",
+        })
+    }
+}
+
+impl FromStr for Layout {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, String> {
+        match text {
+            "v2" => Ok(Layout::V2),
+            "v1" => Ok(Layout::V1),
+            other => Err(format!("unknown archive layout `{other}`; use v2 or v1")),
+        }
+    }
+}
+
+/// How an alert object is stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Encoding {
+    Gzip,
+    Plain,
+}
+
+/// The key of an alert in `layout`, gzip-compressed (what the ingester writes).
+pub fn alert_key(layout: Layout, alert_id: u64) -> Path {
+    alert_key_with(layout, alert_id, Encoding::Gzip)
+}
+
+fn alert_key_with(layout: Layout, alert_id: u64, encoding: Encoding) -> Path {
+    let id = alert_id.to_string();
+    let extension = match encoding {
+        Encoding::Gzip => "avro.gz",
+        Encoding::Plain => "avro",
+    };
+    match layout {
+        Layout::V2 => {
+            let shard = &id[..id.len().min(6)];
+            Path::from(format!("v2/alerts/{shard}/{id}.{extension}"))
+        }
+        Layout::V1 => Path::from(format!("alert_archive/v1/alerts/{id}.{extension}")),
+    }
+}
+
+/// The key of a schema in `layout`.
+pub fn schema_key(layout: Layout, schema_id: u32) -> Path {
+    match layout {
+        Layout::V2 => Path::from(format!("v2/schemas/{schema_id}.json")),
+        Layout::V1 => Path::from(format!("alert_archive/v1/schemas/{schema_id}.json")),
+    }
+}
+
+/// Where an alert may be, in the order readers try them: v2 gzip, v2 plain, v1 gzip, v1 plain.
+pub fn alert_candidates(alert_id: u64) -> [(Path, Encoding); 4] {
+    [
+        (
+            alert_key_with(Layout::V2, alert_id, Encoding::Gzip),
+            Encoding::Gzip,
+        ),
+        (
+            alert_key_with(Layout::V2, alert_id, Encoding::Plain),
+            Encoding::Plain,
+        ),
+        (
+            alert_key_with(Layout::V1, alert_id, Encoding::Gzip),
+            Encoding::Gzip,
+        ),
+        (
+            alert_key_with(Layout::V1, alert_id, Encoding::Plain),
+            Encoding::Plain,
+        ),
+    ]
+}
+
+/// Where a schema may be, in the order readers try them.
+pub fn schema_candidates(schema_id: u32) -> [Path; 2] {
+    [
+        schema_key(Layout::V2, schema_id),
+        schema_key(Layout::V1, schema_id),
+    ]
+}
+
+/// Gzip with a fixed header (mtime 0, no name, OS "unknown"): the same input always gives the
+/// same bytes. `level` is 0–9.
+pub fn gzip(data: &[u8], level: u32) -> Vec<u8> {
+    let mut encoder = flate2::GzBuilder::new()
+        .mtime(0)
+        .operating_system(255)
+        .write(
+            Vec::with_capacity(data.len() / 2 + 64),
+            flate2::Compression::new(level.min(9)),
+        );
+    // Writing into a Vec cannot fail.
+    let _ = encoder.write_all(data);
+    encoder.finish().unwrap_or_default()
+}
+
+/// A gzip object that does not decompress.
+#[derive(Debug, thiserror::Error)]
+#[error("corrupt gzip object: {0}")]
+pub struct GunzipError(#[from] std::io::Error);
+
+/// Decompresses a gzip object, refusing output larger than `limit` bytes.
+pub fn gunzip(data: &[u8], limit: u64) -> Result<Vec<u8>, GunzipError> {
+    let mut out = Vec::with_capacity(data.len() * 2);
+    let mut decoder = flate2::read::GzDecoder::new(data).take(limit + 1);
+    decoder.read_to_end(&mut out)?;
+    if out.len() as u64 > limit {
+        return Err(GunzipError(std::io::Error::other(format!(
+            "decompresses to more than {limit} bytes"
+        ))));
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_follow_the_layouts() {
+        assert_eq!(
+            alert_key(Layout::V2, 170_032_483_741_696).as_ref(),
+            "v2/alerts/170032/170032483741696.avro.gz"
+        );
+        assert_eq!(
+            alert_key(Layout::V2, 42).as_ref(),
+            "v2/alerts/42/42.avro.gz"
+        );
+        assert_eq!(
+            alert_key(Layout::V1, 42).as_ref(),
+            "alert_archive/v1/alerts/42.avro.gz"
+        );
+        assert_eq!(
+            schema_key(Layout::V2, 1101).as_ref(),
+            "v2/schemas/1101.json"
+        );
+        assert_eq!(
+            schema_key(Layout::V1, 1101).as_ref(),
+            "alert_archive/v1/schemas/1101.json"
+        );
+        let candidates = alert_candidates(7);
+        assert_eq!(candidates[1].0.as_ref(), "v2/alerts/7/7.avro");
+        assert_eq!(
+            candidates[3],
+            (
+                Path::from("alert_archive/v1/alerts/7.avro"),
+                Encoding::Plain
+            )
+        );
+        assert_eq!("v1".parse::<Layout>(), Ok(Layout::V1));
+        assert!("v3".parse::<Layout>().is_err());
+    }
+
+    #[test]
+    fn gzip_is_deterministic_and_round_trips() {
+        let data: Vec<u8> = (0..100_000u32).map(|i| (i * 7 % 251) as u8).collect();
+        let a = gzip(&data, 6);
+        assert_eq!(a, gzip(&data, 6), "same bytes every time");
+        assert_eq!(&a[4..8], &[0, 0, 0, 0], "no timestamp");
+        assert_eq!(gunzip(&a, 1 << 20).unwrap(), data);
+        assert!(gunzip(&a, 1000).is_err(), "output limit enforced");
+        assert!(gunzip(b"not gzip", 1000).is_err());
+    }
+}
