@@ -60,22 +60,28 @@ pub struct GeneratorConfig {
     pub prv_forced_sources: usize,
     /// Approximate size of each of the three cutouts (FITS), or `None` for no cutouts.
     pub cutout_bytes: Option<usize>,
+    /// One optional field in this many is null (0: none are), as in real alerts where some
+    /// measurements fail.
+    pub null_one_in: u64,
 }
 
 impl Default for GeneratorConfig {
-    /// ~112 KB alerts with cutouts (v11.1); without cutouts, ~83 KB.
+    /// ~108 KB alerts with cutouts (v11.1); ~84 KB without (measured by the `alert_sizes`
+    /// example).
     fn default() -> Self {
         Self {
             seed: 1,
-            prv_sources: 75,
-            prv_forced_sources: 75,
+            prv_sources: 178,
+            prv_forced_sources: 178,
             cutout_bytes: Some(DEFAULT_CUTOUT_BYTES),
+            null_one_in: 20,
         }
     }
 }
 
-/// Default size of one cutout: three of them take an alert from ~83 KB to ~112 KB.
-pub const DEFAULT_CUTOUT_BYTES: usize = 9_500;
+/// Default size of one cutout (a 37×37 float image in three FITS blocks): three of them take
+/// a v11.1 alert from ~84 KB to ~108 KB.
+pub const DEFAULT_CUTOUT_BYTES: usize = 8_640;
 
 /// Where one alert sits in its visit.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -227,7 +233,7 @@ impl AlertGenerator {
                     // Most alerts are not solar-system objects.
                     "ssSource" | "ssObject" | "mpc_orbits" | "prvDiaNondetectionLimits" => true,
                     n if n.starts_with("cutout") => self.config.cutout_bytes.is_none(),
-                    _ => depth > 0 && self.rng.below(20) == 0,
+                    _ => depth > 0 && self.config.null_one_in > 0 && self.rng.below(self.config.null_one_in) == 0,
                 };
                 match (wants_null, null, other) {
                     (true, Some(n), _) | (false, Some(n), None) => {

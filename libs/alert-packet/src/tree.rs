@@ -313,6 +313,12 @@ pub fn locate() -> Result<PathBuf, TreeError> {
         });
     }
     let python = std::env::var("ALERT_SCHEMA_PYTHON").unwrap_or_else(|_| "python3".into());
+    locate_with_python(Path::new(&python))
+}
+
+/// The schema tree of the `lsst-alert-packet` package that `python` imports.
+pub fn locate_with_python(python: &Path) -> Result<PathBuf, TreeError> {
+    let python = python.display().to_string();
     let output = std::process::Command::new(&python)
         .args(["-c", "import lsst.alert.packet, os; print(os.path.join(os.path.dirname(lsst.alert.packet.__file__), 'schema'))"])
         .output()
