@@ -179,6 +179,13 @@ impl<'a> Cursor<'a> {
     /// A zig-zag varint `long`.
     #[inline]
     pub fn long(&mut self) -> Result<i64, DecodeError> {
+        // Most varints in an alert (union branches, small ints, lengths) are one byte.
+        if let Some(&byte) = self.data.get(self.pos) {
+            if byte < 0x80 {
+                self.pos += 1;
+                return Ok(i64::from(byte >> 1) ^ -i64::from(byte & 1));
+            }
+        }
         let start = self.pos;
         let mut value: u64 = 0;
         let mut shift = 0;

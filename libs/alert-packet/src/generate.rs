@@ -233,7 +233,11 @@ impl AlertGenerator {
                     // Most alerts are not solar-system objects.
                     "ssSource" | "ssObject" | "mpc_orbits" | "prvDiaNondetectionLimits" => true,
                     n if n.starts_with("cutout") => self.config.cutout_bytes.is_none(),
-                    _ => depth > 0 && self.config.null_one_in > 0 && self.rng.below(self.config.null_one_in) == 0,
+                    _ => {
+                        depth > 0
+                            && self.config.null_one_in > 0
+                            && self.rng.below(self.config.null_one_in) == 0
+                    }
                 };
                 match (wants_null, null, other) {
                     (true, Some(n), _) | (false, Some(n), None) => {
@@ -411,6 +415,7 @@ mod tests {
             prv_sources: 5,
             prv_forced_sources: 0,
             cutout_bytes: Some(4000),
+            null_one_in: 20,
         };
         let context = VisitSpec::default().context(3, &mut SplitMix64::new(1));
         let a = AlertGenerator::new(schema(), config.clone())

@@ -762,10 +762,10 @@ mod tests {
             reencode(&writer, &reader, &value),
             Value::Record(vec![
                 Value::Long(7),
-                Value::Union(0, Box::new(Value::Null)),
+                Value::Null,
                 Value::Long(-3),
                 Value::Double(2.5),
-                Value::Union(1, Box::new(Value::Long(9))),
+                Value::Long(9),
                 Value::Int(42),
             ])
         );
@@ -811,13 +811,10 @@ mod tests {
         assert_eq!(
             reencode(&writer, &reader, &value),
             Value::Record(vec![
-                Value::Union(
-                    1,
-                    Box::new(Value::Array(vec![
-                        Value::Record(vec![Value::Double(1.0), Value::Boolean(true)]),
-                        Value::Record(vec![Value::Double(2.0), Value::Boolean(true)]),
-                    ]))
-                ),
+                Value::Array(vec![
+                    Value::Record(vec![Value::Double(1.0), Value::Boolean(true)]),
+                    Value::Record(vec![Value::Double(2.0), Value::Boolean(true)]),
+                ]),
                 Value::String("s".into()),
             ])
         );

@@ -104,6 +104,8 @@ pub enum TreeError {
         path: PathBuf,
         available: String,
     },
+    #[error("no schema version has registry id {id} under the upstream rule (major*100 + minor); known: {available}")]
+    UnknownSchemaId { id: u32, available: String },
     #[error("cannot find the lsst-alert-packet schema tree: {reason}; set ALERT_SCHEMA_DIR to its `schema` directory")]
     NotFound { reason: String },
 }
@@ -290,6 +292,21 @@ impl SchemaTree {
     /// Every version, oldest first.
     pub fn versions(&self) -> impl Iterator<Item = &VersionedSchema> {
         self.versions.values()
+    }
+
+    /// The version whose upstream registry id (`major*100 + minor`) is `id`.
+    pub fn by_registry_id(&self, id: u32) -> Result<&VersionedSchema, TreeError> {
+        self.versions
+            .get(&SchemaVersion::from_registry_id(id))
+            .ok_or_else(|| TreeError::UnknownSchemaId {
+                id,
+                available: self
+                    .versions
+                    .keys()
+                    .map(|v| v.registry_id().to_string())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            })
     }
 
     /// The version whose canonical form equals `canonical_form`, if any.

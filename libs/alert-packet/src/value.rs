@@ -26,7 +26,11 @@ pub enum Value {
     Enum(u32),
     Array(Vec<Value>),
     Map(Vec<(String, Value)>),
-    /// Branch index and value.
+    /// Branch index and value, for unions whose branch a plain value cannot identify (two
+    /// records, say). Values of other unions (`["null", "double"]` and the like, nearly every
+    /// union in an alert) are stored plain: [`decode`] gives `Double(1.5)`, not
+    /// `Union(1, Double(1.5))`, which saves an allocation per field, and [`encode`] finds the
+    /// branch from the value. `encode` accepts both forms.
     Union(u32, Box<Value>),
     Fixed(Vec<u8>),
 }
@@ -89,6 +93,50 @@ fn node_kind(node: &Node) -> String {
     }
 }
 
+/// Whether a node can hold a value of this variant (exactly, without promotion).
+fn same_kind(node: &Node, value: &Value) -> bool {
+    matches!(
+        (node, value),
+        (Node::Null, Value::Null)
+            | (Node::Boolean, Value::Boolean(_))
+            | (Node::Int, Value::Int(_))
+            | (Node::Long, Value::Long(_))
+            | (Node::Float, Value::Float(_))
+            | (Node::Double, Value::Double(_))
+            | (Node::Bytes, Value::Bytes(_))
+            | (Node::String, Value::String(_))
+            | (Node::Record(_), Value::Record(_))
+            | (Node::Enum(_), Value::Enum(_))
+            | (Node::Array(_), Value::Array(_))
+            | (Node::Map(_), Value::Map(_))
+            | (Node::Fixed(_), Value::Fixed(_))
+    )
+}
+
+/// The only branch of `branches` a plain value can belong to, if exactly one can.
+fn branch_of(schema: &Schema, branches: &[NodeId], value: &Value) -> Option<usize> {
+    let mut found = None;
+    for (i, branch) in branches.iter().enumerate() {
+        if same_kind(schema.node(*branch), value) {
+            if found.is_some() {
+                return None;
+            }
+            found = Some(i);
+        }
+    }
+    found
+}
+
+/// The decoded value of branch `index`: plain when the value identifies its branch, else
+/// wrapped in [`Value::Union`].
+fn wrap_union(schema: &Schema, branches: &[NodeId], index: u32, value: Value) -> Value {
+    if branch_of(schema, branches, &value) == Some(index as usize) {
+        value
+    } else {
+        Value::Union(index, Box::new(value))
+    }
+}
+
 /// Decodes one datum of `schema` that fills `data` exactly.
 pub fn decode(schema: &Schema, data: &[u8]) -> Result<Value, DecodeError> {
     let mut cursor = Cursor::new(data);
@@ -137,10 +185,8 @@ pub fn decode_node(
                     path: String::new(),
                 });
             }
-            Value::Union(
-                index as u32,
-                Box::new(decode_node(schema, branches[index as usize], cursor)?),
-            )
+            let value = decode_node(schema, branches[index as usize], cursor)?;
+            wrap_union(schema, branches, index as u32, value)
         }
         Node::Record(record) => {
             let mut fields = Vec::with_capacity(record.fields.len());
@@ -216,7 +262,16 @@ pub fn skip_node(schema: &Schema, id: NodeId, cursor: &mut Cursor<'_>) -> Result
                     path: String::new(),
                 });
             }
-            skip_node(schema, branches[index as usize], cursor)?;
+            // Nullable scalars are most of an alert: skip them without another call.
+            match schema.node(branches[index as usize]) {
+                Node::Null => {}
+                Node::Float => cursor.skip(4)?,
+                Node::Double => cursor.skip(8)?,
+                Node::Int | Node::Long => {
+                    cursor.long()?;
+                }
+                _ => skip_node(schema, branches[index as usize], cursor)?,
+            }
         }
         Node::Record(record) => {
             for field in &record.fields {
@@ -298,6 +353,11 @@ pub fn encode_node(
             write_long(out, i64::from(*index));
             encode_node(schema, branches[*index as usize], inner, out)?;
         }
+        (Node::Union(branches), plain) => {
+            let index = branch_of(schema, branches, plain).ok_or_else(mismatch)?;
+            write_long(out, index as i64);
+            encode_node(schema, branches[index], plain, out)?;
+        }
         (Node::Record(record), Value::Record(fields)) if fields.len() == record.fields.len() => {
             for (field, value) in record.fields.iter().zip(fields) {
                 encode_node(schema, field.schema, value, out).map_err(|e| e.within(&field.name))?;
@@ -377,7 +437,7 @@ pub fn default_value(schema: &Schema, id: NodeId, json: &Json) -> Result<Value, 
         }
         (Node::Union(branches), _) => {
             let first = *branches.first().ok_or_else(mismatch)?;
-            Value::Union(0, Box::new(default_value(schema, first, json)?))
+            wrap_union(schema, branches, 0, default_value(schema, first, json)?)
         }
         (Node::Record(record), Json::Object(object)) => {
             let mut fields = Vec::with_capacity(record.fields.len());
@@ -452,6 +512,10 @@ pub fn to_json(schema: &Schema, id: NodeId, value: &Value, bytes_as: BytesAs) ->
         }
         (Node::Union(branches), Value::Union(i, inner)) => match branches.get(*i as usize) {
             Some(branch) => to_json(schema, *branch, inner, bytes_as),
+            None => Json::Null,
+        },
+        (Node::Union(branches), plain) => match branch_of(schema, branches, plain) {
+            Some(index) => to_json(schema, branches[index], plain, bytes_as),
             None => Json::Null,
         },
         (Node::Record(record), Value::Record(fields)) => {
@@ -538,7 +602,7 @@ pub fn from_json(
         Node::Union(branches) => {
             for (i, branch) in branches.iter().enumerate() {
                 if let Ok(value) = from_json(schema, *branch, json, bytes_as) {
-                    return Ok(Value::Union(i as u32, Box::new(value)));
+                    return Ok(wrap_union(schema, branches, i as u32, value));
                 }
             }
             return Err(mismatch());
@@ -604,13 +668,13 @@ mod tests {
     fn sample() -> Value {
         Value::Record(vec![
             Value::Long(-1234567890123),
-            Value::Union(1, Box::new(Value::Float(1.5))),
+            Value::Float(1.5),
             Value::Array(vec![
                 Value::Record(vec![Value::Double(60000.5)]),
                 Value::Record(vec![Value::Double(-2.0)]),
             ]),
             Value::Map(vec![("k".into(), Value::String("v".into()))]),
-            Value::Union(0, Box::new(Value::Null)),
+            Value::Null,
             Value::Enum(2),
             Value::Boolean(true),
         ])
@@ -690,6 +754,29 @@ mod tests {
     }
 
     #[test]
+    fn ambiguous_unions_keep_their_branch_and_plain_ones_do_not() {
+        let schema = Schema::parse(&json!(["null",
+            {"type": "record", "name": "a", "fields": [{"name": "x", "type": "int"}]},
+            {"type": "record", "name": "b", "fields": [{"name": "x", "type": "int"}]}]))
+        .unwrap();
+        let second = Value::Union(2, Box::new(Value::Record(vec![Value::Int(4)])));
+        let bytes = encode(&schema, &second).unwrap();
+        assert_eq!(bytes[0], 4, "branch 2");
+        assert_eq!(decode(&schema, &bytes).unwrap(), second);
+        assert!(
+            encode(&schema, &Value::Record(vec![Value::Int(4)])).is_err(),
+            "which record?"
+        );
+        assert_eq!(decode(&schema, &[0]).unwrap(), Value::Null);
+        // The wrapped form of a plain union encodes the same bytes.
+        let nullable = Schema::parse(&json!(["null", "double"])).unwrap();
+        assert_eq!(
+            encode(&nullable, &Value::Union(1, Box::new(Value::Double(2.0)))).unwrap(),
+            encode(&nullable, &Value::Double(2.0)).unwrap()
+        );
+    }
+
+    #[test]
     fn mismatched_values_name_the_field() {
         let schema = schema();
         let mut value = sample();
@@ -705,7 +792,7 @@ mod tests {
         let schema = Schema::parse(&json!(["null", "string"])).unwrap();
         assert_eq!(
             default_value(&schema, schema.root(), &Json::Null).unwrap(),
-            Value::Union(0, Box::new(Value::Null))
+            Value::Null
         );
         assert!(default_value(&schema, schema.root(), &json!("x")).is_err());
     }
