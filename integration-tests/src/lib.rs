@@ -205,6 +205,29 @@ impl Stack {
     }
 }
 
+/// The path of a workspace binary (`target/debug/NAME`), built first if need be, so tests can
+/// run a daemon or CLI as a process: exit codes, stderr, signals. Cargo releases its build
+/// lock before running tests, so building from a test is safe.
+pub fn service_binary(name: &str) -> PathBuf {
+    static BUILT: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+    let mut built = BUILT.lock().unwrap_or_else(|e| e.into_inner());
+    let target_dir = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo_root().join("target"));
+    let path = target_dir.join("debug").join(name);
+    if !built.iter().any(|b| b == name) {
+        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+        let status = Command::new(cargo)
+            .current_dir(repo_root())
+            .args(["build", "--quiet", "--bin", name, "-p", name])
+            .status()
+            .unwrap_or_else(|e| panic!("cannot run cargo to build {name}: {e}"));
+        assert!(status.success(), "building {name} failed");
+        built.push(name.to_owned());
+    }
+    path
+}
+
 /// `prefix-<8 random hex digits>`: a topic, group, user or bucket name no other test uses.
 pub fn unique_name(prefix: &str) -> String {
     format!("{prefix}-{:08x}", rand::rng().random::<u32>())

@@ -33,17 +33,35 @@ fn write_bodies(path: &Path, bodies: &[Vec<u8>]) {
 /// Runs the manifest's checks in Python and fails with every failed check.
 fn verify(dir: &Path, checks: Vec<Json>) {
     let manifest = dir.join("manifest.json");
-    std::fs::write(&manifest, serde_json::to_vec(&json!({ "checks": checks })).unwrap()).unwrap();
+    std::fs::write(
+        &manifest,
+        serde_json::to_vec(&json!({ "checks": checks })).unwrap(),
+    )
+    .unwrap();
     let output = Command::new(&Stack::get().python)
         .arg(reference_script())
         .arg("verify")
         .arg(&manifest)
         .output()
         .unwrap();
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     let report: Json = serde_json::from_slice(&output.stdout).unwrap();
-    let failures: Vec<&Json> = report["results"].as_array().unwrap().iter().filter(|r| r["ok"] != true).collect();
-    assert!(failures.is_empty(), "{} of {} checks failed: {failures:#?}", failures.len(), checks_len(&report));
+    let failures: Vec<&Json> = report["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["ok"] != true)
+        .collect();
+    assert!(
+        failures.is_empty(),
+        "{} of {} checks failed: {failures:#?}",
+        failures.len(),
+        checks_len(&report)
+    );
 }
 
 /// The path of the first place two JSON values differ, with both sides, for short messages.
@@ -51,16 +69,21 @@ fn first_difference(ours: &Json, theirs: &Json, path: &str) -> Option<String> {
     match (ours, theirs) {
         (Json::Object(a), Json::Object(b)) => {
             for key in a.keys().chain(b.keys()) {
-                let (x, y) = (a.get(key).unwrap_or(&Json::Null), b.get(key).unwrap_or(&Json::Null));
+                let (x, y) = (
+                    a.get(key).unwrap_or(&Json::Null),
+                    b.get(key).unwrap_or(&Json::Null),
+                );
                 if let Some(d) = first_difference(x, y, &format!("{path}.{key}")) {
                     return Some(d);
                 }
             }
             None
         }
-        (Json::Array(a), Json::Array(b)) if a.len() == b.len() => {
-            a.iter().zip(b).enumerate().find_map(|(i, (x, y))| first_difference(x, y, &format!("{path}[{i}]")))
-        }
+        (Json::Array(a), Json::Array(b)) if a.len() == b.len() => a
+            .iter()
+            .zip(b)
+            .enumerate()
+            .find_map(|(i, (x, y))| first_difference(x, y, &format!("{path}[{i}]"))),
         _ if ours == theirs => None,
         _ => Some(format!("{path}: ours {ours}, fastavro {theirs}")),
     }
@@ -71,15 +94,31 @@ fn checks_len(report: &Json) -> usize {
 }
 
 fn small_alerts(seed: u64) -> GeneratorConfig {
-    GeneratorConfig { seed, prv_sources: 3, prv_forced_sources: 3, cutout_bytes: Some(3000), null_one_in: 20 }
+    GeneratorConfig {
+        seed,
+        prv_sources: 3,
+        prv_forced_sources: 3,
+        cutout_bytes: Some(3000),
+        null_one_in: 20,
+    }
 }
 
-fn generate(tree: &SchemaTree, version: SchemaVersion, count: usize, config: GeneratorConfig) -> Vec<Vec<u8>> {
+fn generate(
+    tree: &SchemaTree,
+    version: SchemaVersion,
+    count: usize,
+    config: GeneratorConfig,
+) -> Vec<Vec<u8>> {
     let schema = tree.get(version).unwrap().schema.clone();
     let mut generator = AlertGenerator::new(schema, config).unwrap();
-    let spec = VisitSpec { alerts: count, ..VisitSpec::default() };
+    let spec = VisitSpec {
+        alerts: count,
+        ..VisitSpec::default()
+    };
     let mut rng = SplitMix64::new(7);
-    (0..count).map(|i| generator.alert_body(&spec.context(i, &mut rng))).collect()
+    (0..count)
+        .map(|i| generator.alert_body(&spec.context(i, &mut rng)))
+        .collect()
 }
 
 #[test]
@@ -108,11 +147,15 @@ fn every_version_matches_fastavro() {
 
         // Canonical form.
         let theirs = std::fs::read_to_string(dir.join("canonical.txt")).unwrap();
-        assert_eq!(versioned.canonical_form, theirs, "canonical form of {version}");
+        assert_eq!(
+            versioned.canonical_form, theirs,
+            "canonical form of {version}"
+        );
 
         // fastavro's encoding of the sample decodes, with us, to what fastavro decodes.
         let sample_bin = std::fs::read(dir.join("sample.bin")).unwrap();
-        let expected: Json = serde_json::from_slice(&std::fs::read(dir.join("sample.json")).unwrap()).unwrap();
+        let expected: Json =
+            serde_json::from_slice(&std::fs::read(dir.join("sample.json")).unwrap()).unwrap();
         let value = decode(schema, &sample_bin).unwrap_or_else(|e| panic!("{version}: {e}"));
         let ours_json = to_json(schema, schema.root(), &value, BytesAs::Base64);
         if let Some(difference) = first_difference(&ours_json, &expected, "$") {
@@ -120,9 +163,15 @@ fn every_version_matches_fastavro() {
         }
 
         // Our encoding of the package's alert.json is byte-identical to fastavro's.
-        let sample_json: Json =
-            serde_json::from_slice(&std::fs::read(versioned.sample_data_dir().join("alert.json")).unwrap()).unwrap();
-        let ours = encode(schema, &from_json(schema, schema.root(), &sample_json, BytesAs::Latin1).unwrap()).unwrap();
+        let sample_json: Json = serde_json::from_slice(
+            &std::fs::read(versioned.sample_data_dir().join("alert.json")).unwrap(),
+        )
+        .unwrap();
+        let ours = encode(
+            schema,
+            &from_json(schema, schema.root(), &sample_json, BytesAs::Latin1).unwrap(),
+        )
+        .unwrap();
         assert_eq!(ours, sample_bin, "our encoding of {version}'s alert.json");
 
         // The package's fakeAlert.avro reads.
@@ -143,12 +192,27 @@ fn every_version_matches_fastavro() {
 
         // Generated alerts round-trip through fastavro unchanged: 1,000 for the newest minor
         // version of each major, 100 for the others.
-        let newest_of_major = tree.versions().filter(|v| v.version.major == versioned.version.major).last().map(|v| v.version);
-        let count = if newest_of_major == Some(versioned.version) { 1000 } else { 100 };
-        let generated = generate(&tree, versioned.version, count, small_alerts(versioned.version.registry_id().into()));
+        let newest_of_major = tree
+            .versions()
+            .filter(|v| v.version.major == versioned.version.major)
+            .last()
+            .map(|v| v.version);
+        let count = if newest_of_major == Some(versioned.version) {
+            1000
+        } else {
+            100
+        };
+        let generated = generate(
+            &tree,
+            versioned.version,
+            count,
+            small_alerts(versioned.version.registry_id().into()),
+        );
         write_bodies(&out.join("generated.bin"), &generated);
-        checks.push(json!({"kind": "roundtrip", "name": format!("{version} {count} generated"),
-            "schema": versioned.path, "bodies": out.join("generated.bin")}));
+        checks.push(
+            json!({"kind": "roundtrip", "name": format!("{version} {count} generated"),
+            "schema": versioned.path, "bodies": out.join("generated.bin")}),
+        );
 
         // Our container files read in fastavro and lsst.alert.packet.
         for codec in [Codec::Null, Codec::Deflate] {
@@ -170,7 +234,10 @@ fn every_version_matches_fastavro() {
                 "schema": versioned.path, "file": path, "codec": codec.name(), "bodies": out.join("first20.bin")}));
         }
     }
-    assert!(versions_seen >= 15, "the package ships 3.0 to 11.1; found {versions_seen}");
+    assert!(
+        versions_seen >= 15,
+        "the package ships 3.0 to 11.1; found {versions_seen}"
+    );
     verify(work.path(), checks);
 }
 
@@ -188,12 +255,23 @@ fn reencoding_between_versions_matches_fastavro() {
         assert_eq!(resolution.is_identity(), from == latest.version);
         // Fields nullable in 10.0 but required in 11.1 (e.g. trailNdata) must hold values for
         // the re-encoding to be possible at all, so these alerts have no nulls.
-        let bodies = generate(&tree, from, 200, GeneratorConfig { prv_sources: 20, null_one_in: 0, ..small_alerts(11) });
+        let bodies = generate(
+            &tree,
+            from,
+            200,
+            GeneratorConfig {
+                prv_sources: 20,
+                null_one_in: 0,
+                ..small_alerts(11)
+            },
+        );
         let reencoded: Vec<Vec<u8>> = bodies
             .iter()
             .map(|body| {
                 let mut out = Vec::new();
-                resolution.reencode(body, &mut out).unwrap_or_else(|e| panic!("{from}: {e}"));
+                resolution
+                    .reencode(body, &mut out)
+                    .unwrap_or_else(|e| panic!("{from}: {e}"));
                 out
             })
             .collect();

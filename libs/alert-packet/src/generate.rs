@@ -317,6 +317,9 @@ pub struct VisitSpec {
     pub mjd: f64,
     /// Id of the first alert; the others follow.
     pub first_alert_id: i64,
+    /// Seconds between the first and the last detector's alerts: the camera's detectors are
+    /// read out one after another, and the replayer paces a visit by these times.
+    pub readout_seconds: f64,
 }
 
 impl Default for VisitSpec {
@@ -327,6 +330,7 @@ impl Default for VisitSpec {
             visit: 2_026_112_300_042,
             mjd: 61_367.1,
             first_alert_id: 170_000_000_000_000,
+            readout_seconds: 3.0,
         }
     }
 }
@@ -342,7 +346,9 @@ impl VisitSpec {
             object_id: self.first_alert_id / 2 + i as i64 * 7,
             visit: self.visit,
             detector,
-            mjd: self.mjd + f64::from(detector) * 1e-7,
+            mjd: self.mjd
+                + f64::from(detector) / f64::from(self.detectors.max(2) - 1) * self.readout_seconds
+                    / 86_400.0,
             ra: 150.0 + rng.unit() * 3.5,
             dec: -30.0 + rng.unit() * 3.5,
         }
