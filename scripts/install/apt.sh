@@ -9,14 +9,14 @@
 #   openssl: test certificates (mTLS listener); curl, jq, netcat-openbsd: scripts and smoke tests;
 #   (and the shell linter, package shellcheck, which checks these scripts in the test run)
 #   java (openjdk-17-jre-headless), mvn (maven): Kafka from Maven Central
-#   wrk, nginx-light: benchmarks (reference static server and load generator)
+#   wrk, nginx-light, time: benchmarks (reference static server, load generator, peak RSS)
 # shellcheck source=SCRIPTDIR/../lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 
 PACKAGES=(
   build-essential cmake pkg-config libssl-dev libsasl2-dev zlib1g-dev libcurl4-openssl-dev
   openssl curl jq netcat-openbsd shellcheck
-  wrk nginx-light
+  wrk nginx-light time
 )
 # Tools that may come from elsewhere (a JDK in /opt, sdkman, ...): install the Debian one only
 # when the command is missing.
