@@ -449,9 +449,25 @@ async fn renumbered_replays_give_each_pass_fresh_ids() {
         panic!()
     };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    rubin_alert_sim::replayer::serve(&play, listener, CancellationToken::new(), None)
-        .await
-        .unwrap();
+    let address = listener.local_addr().unwrap();
+    let replay = tokio::spawn(async move {
+        rubin_alert_sim::replayer::serve(&play, listener, CancellationToken::new(), None).await
+    });
+    // The daemon's endpoints answer while it replays.
+    let client = reqwest::Client::new();
+    let mut saw_metrics = false;
+    while !replay.is_finished() {
+        if let Ok(response) = client.get(format!("http://{address}/metrics")).send().await {
+            let body = response.text().await.unwrap_or_default();
+            saw_metrics |= body.contains("alertsim_alerts_sent_total") && body.contains("alertsim_passes_total");
+        }
+        if let Ok(response) = client.get(format!("http://{address}/healthz")).send().await {
+            assert_eq!(response.status(), 200);
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    replay.await.unwrap().unwrap();
+    assert!(saw_metrics, "/metrics served the replayer's counters");
     let ids: Vec<i64> = read_topic(&dst)
         .iter()
         .map(|(v, _)| alert_id(wire::unframe(v).unwrap().body).unwrap())

@@ -52,7 +52,7 @@ pub fn producer_config(mut config: rdkafka::ClientConfig) -> rdkafka::ClientConf
         .set("linger.ms", "5")
         .set("batch.size", "4194304")
         .set("message.max.bytes", "10485760")
-        .set("queue.buffering.max.kbytes", "131072")
+        .set("queue.buffering.max.kbytes", "65536")
         .set("message.timeout.ms", "300000");
     config
 }
