@@ -472,7 +472,7 @@ impl Planner<'_> {
                             Some(i) => self.plan(wb, rbs[i], path).map(|s| (Some(i as u32), s)),
                             None => Err(fail(format!(
                                 "no branch of the reader's union accepts the writer's {}",
-                                describe(self.w, wb)
+                                self.w.node(wb).describe()
                             ))),
                         },
                         None => self.plan(wb, r, path).map(|s| (None, s)),
@@ -483,7 +483,7 @@ impl Planner<'_> {
                 if branches.iter().all(Result::is_err) {
                     return Err(fail(format!(
                         "no branch of the writer's union can be read as the reader's {}",
-                        describe(self.r, r)
+                        self.r.node(r).describe()
                     )));
                 }
                 Step::FromUnion {
@@ -496,7 +496,7 @@ impl Planner<'_> {
                 let index = self.best_branch(w, &reader_branches).ok_or_else(|| {
                     fail(format!(
                         "the reader's union has no branch for the writer's {}",
-                        describe(self.w, w)
+                        self.w.node(w).describe()
                     ))
                 })?;
                 let step = self.plan(w, reader_branches[index], path)?;
@@ -553,8 +553,8 @@ impl Planner<'_> {
             _ => {
                 return Err(fail(format!(
                     "the writer's {} cannot be read as the reader's {}",
-                    describe(self.w, w),
-                    describe(self.r, r)
+                    self.w.node(w).describe(),
+                    self.r.node(r).describe()
                 )))
             }
         };
@@ -673,25 +673,6 @@ impl Planner<'_> {
             next_writer += 1;
         }
         Ok(RecordPlan::InOrder(ops))
-    }
-}
-
-fn describe(schema: &Schema, id: NodeId) -> String {
-    match schema.node(id) {
-        Node::Record(r) => format!("record `{}`", r.name),
-        Node::Enum(e) => format!("enum `{}`", e.name),
-        Node::Fixed(f) => format!("fixed `{}`", f.name),
-        Node::Union(_) => "union".into(),
-        Node::Array(_) => "array".into(),
-        Node::Map(_) => "map".into(),
-        Node::Null => "null".into(),
-        Node::Boolean => "boolean".into(),
-        Node::Int => "int".into(),
-        Node::Long => "long".into(),
-        Node::Float => "float".into(),
-        Node::Double => "double".into(),
-        Node::Bytes => "bytes".into(),
-        Node::String => "string".into(),
     }
 }
 

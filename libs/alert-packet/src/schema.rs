@@ -33,6 +33,28 @@ pub enum Node {
     Fixed(Fixed),
 }
 
+impl Node {
+    /// What the node is, for error messages: `long`, ``record `lsst.v11_1.diaSource` ``, ...
+    pub fn describe(&self) -> String {
+        match self {
+            Node::Null => "null".into(),
+            Node::Boolean => "boolean".into(),
+            Node::Int => "int".into(),
+            Node::Long => "long".into(),
+            Node::Float => "float".into(),
+            Node::Double => "double".into(),
+            Node::Bytes => "bytes".into(),
+            Node::String => "string".into(),
+            Node::Record(r) => format!("record `{}`", r.name),
+            Node::Enum(e) => format!("enum `{}`", e.name),
+            Node::Array(_) => "array".into(),
+            Node::Map(_) => "map".into(),
+            Node::Union(_) => "union".into(),
+            Node::Fixed(f) => format!("fixed `{}` ({} bytes)", f.name, f.size),
+        }
+    }
+}
+
 /// A record type.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Record {

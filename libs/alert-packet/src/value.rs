@@ -74,25 +74,6 @@ fn kind(value: &Value) -> &'static str {
     }
 }
 
-fn node_kind(node: &Node) -> String {
-    match node {
-        Node::Null => "null".into(),
-        Node::Boolean => "boolean".into(),
-        Node::Int => "int".into(),
-        Node::Long => "long".into(),
-        Node::Float => "float".into(),
-        Node::Double => "double".into(),
-        Node::Bytes => "bytes".into(),
-        Node::String => "string".into(),
-        Node::Record(r) => format!("record {}", r.name),
-        Node::Enum(e) => format!("enum {}", e.name),
-        Node::Array(_) => "array".into(),
-        Node::Map(_) => "map".into(),
-        Node::Union(_) => "union".into(),
-        Node::Fixed(f) => format!("fixed {} ({} bytes)", f.name, f.size),
-    }
-}
-
 /// Whether a node can hold a value of this variant (exactly, without promotion).
 fn same_kind(node: &Node, value: &Value) -> bool {
     matches!(
@@ -329,7 +310,7 @@ pub fn encode_node(
     let node = schema.node(id);
     let mismatch = || EncodeError {
         path: "$".into(),
-        expected: node_kind(node),
+        expected: node.describe(),
         found: kind(value).into(),
     };
     match (node, value) {
@@ -394,7 +375,7 @@ pub fn default_value(schema: &Schema, id: NodeId, json: &Json) -> Result<Value, 
     let node = schema.node(id);
     let mismatch = || EncodeError {
         path: "$".into(),
-        expected: node_kind(node),
+        expected: node.describe(),
         found: format!("default {json}"),
     };
     let latin1 = |s: &str| -> Option<Vec<u8>> {
@@ -557,7 +538,7 @@ pub fn from_json(
     let node = schema.node(id);
     let mismatch = || EncodeError {
         path: "$".into(),
-        expected: node_kind(node),
+        expected: node.describe(),
         found: json.to_string().chars().take(60).collect(),
     };
     let bytes = |s: &str| -> Option<Vec<u8>> {
