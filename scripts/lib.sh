@@ -12,13 +12,15 @@ CACHE_DIR="${ALERTDIST_CACHE_DIR:-$REPO_ROOT/.cache}"
 RUN_DIR="${ALERTDIST_RUN_DIR:-$REPO_ROOT/.run}"
 mkdir -p "$CACHE_DIR" "$RUN_DIR"
 
-# Fixed loopback ports of the local stack.
-KAFKA_PLAINTEXT_PORT=9092   # in-cluster services, no auth
-KAFKA_MTLS_PORT=9093        # SSL with client certificates
-KAFKA_SCRAM_PORT=9094       # SASL_PLAINTEXT SCRAM-SHA-512, community brokers
-KAFKA_CONTROLLER_PORT=9097  # KRaft controller quorum
-REGISTRY_PORT=8081
-FAKE_GCS_PORT=4443
+# Loopback ports of the local stack. The defaults are what the README documents; the
+# ALERTDIST_*_PORT variables move a second stack (another checkout) beside the first.
+KAFKA_PLAINTEXT_PORT=${ALERTDIST_KAFKA_PLAINTEXT_PORT:-9092}     # in-cluster services, no auth
+KAFKA_MTLS_PORT=${ALERTDIST_KAFKA_MTLS_PORT:-9093}               # SSL with client certificates
+KAFKA_SCRAM_PORT=${ALERTDIST_KAFKA_SCRAM_PORT:-9094}             # SASL_PLAINTEXT SCRAM-SHA-512, community brokers
+KAFKA_CONTROLLER_PORT=${ALERTDIST_KAFKA_CONTROLLER_PORT:-9097}   # KRaft controller quorum
+REGISTRY_PORT=${ALERTDIST_REGISTRY_PORT:-8081}
+REGISTRY_MGMT_PORT=${ALERTDIST_REGISTRY_MGMT_PORT:-9081}         # the registry's health/metrics
+FAKE_GCS_PORT=${ALERTDIST_FAKE_GCS_PORT:-4443}
 
 log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }

@@ -19,7 +19,6 @@
 # Apicurio export zip) does keep content ids, which the Confluent API then serves as schema ids.
 source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 
-REGISTRY_MGMT_PORT="${REGISTRY_MGMT_PORT:-9081}"
 REG_RUN="$RUN_DIR/registry"
 PIDFILE="$REG_RUN/registry.pid"
 LOGDIR="$REG_RUN/logs"
