@@ -80,6 +80,82 @@ async fn register_latest(subject_prefix: &str) -> (String, u32) {
     (subject, id)
 }
 
+/// Loads `file` into a fresh static `topic` with create-stream; the schema id comes from the
+/// registry under `subject`, or is `--schema-id 1101` without one.
+async fn load(
+    topic: &str,
+    file: &Path,
+    subject: Option<&str>,
+) -> rubin_alert_sim::loader::LoadReport {
+    let stack = Stack::get();
+    let schema_dir = schema_dir();
+    let mut args = vec![
+        "create-stream",
+        "-B",
+        &stack.kafka_plaintext,
+        "--dst-topic",
+        topic,
+        "--create-topic",
+        "--schema-dir",
+        schema_dir.to_str().unwrap(),
+        "--schema-registry-url",
+        &stack.registry_url,
+    ];
+    match subject {
+        Some(subject) => args.extend(["--subject", subject]),
+        None => args.extend(["--schema-id", "1101"]),
+    }
+    args.push(file.to_str().unwrap());
+    let SimCommand::CreateStream(create) = cli(&args).command else {
+        unreachable!()
+    };
+    rubin_alert_sim::loader::create_stream(&create, CancellationToken::new())
+        .await
+        .unwrap()
+}
+
+/// The play-stream arguments for `src` → `dst` on the stack's broker, plus `extra`.
+fn play_args(src: &str, dst: &str, extra: &[&str]) -> rubin_alert_sim::cli::PlayStream {
+    let stack = Stack::get();
+    let mut args = vec![
+        "play-stream",
+        "-B",
+        &stack.kafka_plaintext,
+        "--src-topic",
+        src,
+        "--dst-topic",
+        dst,
+        "--create-dst-topic",
+        "--listen-port",
+        "0",
+    ];
+    args.extend_from_slice(extra);
+    let SimCommand::PlayStream(play) = cli(&args).command else {
+        unreachable!()
+    };
+    play
+}
+
+/// Runs play-stream to completion; returns its report and the passes it reported.
+async fn replay(
+    play: &rubin_alert_sim::cli::PlayStream,
+) -> (
+    rubin_alert_sim::replayer::PlayReport,
+    Vec<rubin_alert_sim::replayer::PassReport>,
+) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let report =
+        rubin_alert_sim::replayer::serve(play, listener, CancellationToken::new(), Some(tx))
+            .await
+            .unwrap();
+    let mut passes = Vec::new();
+    while let Ok(pass) = rx.try_recv() {
+        passes.push(pass);
+    }
+    (report, passes)
+}
+
 fn cli(args: &[&str]) -> Cli {
     <Cli as clap::Parser>::try_parse_from(
         std::iter::once("rubin-alert-sim").chain(args.iter().copied()),
@@ -151,34 +227,12 @@ async fn topic_config(topic: &str, key: &str) -> Option<String> {
 
 #[tokio::test]
 async fn create_stream_twice_leaves_exactly_one_visit_with_offsets_and_infinite_retention() {
-    let stack = Stack::get();
     let dir = tempfile::tempdir().unwrap();
     let file = visit(dir.path(), ALERTS);
     let (subject, schema_id) = register_latest("sim-load").await;
     let topic = unique_name("alerts-static");
-    let schema_dir = schema_dir();
-    let args = [
-        "create-stream",
-        "--broker",
-        &stack.kafka_plaintext,
-        "--dst-topic",
-        &topic,
-        "--create-topic",
-        "--schema-registry-url",
-        &stack.registry_url,
-        "--subject",
-        &subject,
-        "--schema-dir",
-        schema_dir.to_str().unwrap(),
-        file.to_str().unwrap(),
-    ];
     for _ in 0..2 {
-        let SimCommand::CreateStream(create) = cli(&args).command else {
-            panic!()
-        };
-        let report = rubin_alert_sim::loader::create_stream(&create, CancellationToken::new())
-            .await
-            .unwrap();
+        let report = load(&topic, &file, Some(&subject)).await;
         assert_eq!(report.alerts, ALERTS as u64);
         assert_eq!(
             report.schema_id, schema_id,
@@ -227,34 +281,14 @@ async fn an_old_version_is_re_encoded_to_the_latest() {
     let tree = tree();
     // 11.0 is the only older version whose sample resolves to 11.1 (older ones lack fields
     // that 11.1 requires; those are refused with the field named, see the bad-input test).
-    let old = tree.get("11.0".parse().unwrap()).unwrap();
-    let fake = old.sample_data_dir().join("fakeAlert.avro");
+    let fake = tree
+        .get("11.0".parse().unwrap())
+        .unwrap()
+        .sample_data_dir()
+        .join("fakeAlert.avro");
     let (subject, schema_id) = register_latest("sim-old").await;
     let topic = unique_name("alerts-static-old");
-    let schema_dir = schema_dir();
-    let SimCommand::CreateStream(create) = cli(&[
-        "create-stream",
-        "-B",
-        &stack.kafka_plaintext,
-        "--dst-topic",
-        &topic,
-        "--create-topic",
-        "--schema-registry-url",
-        &stack.registry_url,
-        "--subject",
-        &subject,
-        "--schema-dir",
-        schema_dir.to_str().unwrap(),
-        fake.to_str().unwrap(),
-    ])
-    .command
-    else {
-        panic!()
-    };
-    let report = rubin_alert_sim::loader::create_stream(&create, CancellationToken::new())
-        .await
-        .unwrap();
-    assert_eq!(report.alerts, 1);
+    assert_eq!(load(&topic, &fake, Some(&subject)).await.alerts, 1);
     let messages = read_topic(&topic);
     let frame = wire::unframe(&messages[0].0).unwrap();
     assert_eq!(frame.schema_id, schema_id);
@@ -301,83 +335,34 @@ async fn an_old_version_is_re_encoded_to_the_latest() {
 
 #[tokio::test]
 async fn play_stream_repeats_on_schedule_and_copies_every_value() {
-    let stack = Stack::get();
     let dir = tempfile::tempdir().unwrap();
     // Read out over 1 s, so a paced pass fits in the 2 s interval.
     let file = visit_over(dir.path(), ALERTS, 1.0);
     let (subject, _) = register_latest("sim-play").await;
     let src = unique_name("alerts-static-play");
     let dst = unique_name("alerts-simulated");
-    let schema_dir = schema_dir();
-    let SimCommand::CreateStream(create) = cli(&[
-        "create-stream",
-        "-B",
-        &stack.kafka_plaintext,
-        "--dst-topic",
-        &src,
-        "--create-topic",
-        "--schema-registry-url",
-        &stack.registry_url,
-        "--subject",
-        &subject,
-        "--schema-dir",
-        schema_dir.to_str().unwrap(),
-        file.to_str().unwrap(),
-    ])
-    .command
-    else {
-        panic!()
-    };
-    rubin_alert_sim::loader::create_stream(&create, CancellationToken::new())
-        .await
-        .unwrap();
+    load(&src, &file, Some(&subject)).await;
 
-    let SimCommand::PlayStream(play) = cli(&[
-        "play-stream",
-        "-B",
-        &stack.kafka_plaintext,
-        "--src-topic",
+    let (report, passes) = replay(&play_args(
         &src,
-        "--dst-topic",
         &dst,
-        "--create-dst-topic",
-        "--dst-topic-partitions",
-        "1",
-        "--repeat-interval",
-        "2",
-        "--passes",
-        "3",
-        "--listen-port",
-        "0",
-    ])
-    .command
-    else {
-        panic!()
-    };
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
-    let report =
-        rubin_alert_sim::replayer::serve(&play, listener, CancellationToken::new(), Some(tx))
-            .await
-            .unwrap();
+        &["--repeat-interval", "2", "--passes", "3"],
+    ))
+    .await;
     assert_eq!(report.passes, 3);
     assert_eq!(report.alerts, 3 * ALERTS as u64);
-    let mut passes = Vec::new();
-    while let Ok(pass) = rx.try_recv() {
-        passes.push(pass);
-    }
     let durations: Vec<Duration> = passes.iter().map(|p| p.duration).collect();
     assert_eq!(report.overruns, 0, "pass durations {durations:?}");
     let t0 = passes[0].started;
     for (k, pass) in passes.iter().enumerate() {
         let due = t0 + Duration::from_secs(2 * k as u64);
-        let late = pass
+        let off = pass
             .started
             .saturating_duration_since(due)
             .max(due.saturating_duration_since(pass.started));
         assert!(
-            late < Duration::from_millis(100),
-            "pass {k} started {late:?} off schedule"
+            off < Duration::from_millis(100),
+            "pass {k} started {off:?} off schedule"
         );
         assert_eq!(pass.alerts, ALERTS as u64);
         // Paced by the offsets: the visit spans 1 s.
@@ -399,55 +384,24 @@ async fn play_stream_repeats_on_schedule_and_copies_every_value() {
 
 #[tokio::test]
 async fn renumbered_replays_give_each_pass_fresh_ids() {
-    let stack = Stack::get();
     let dir = tempfile::tempdir().unwrap();
     let file = visit(dir.path(), 50);
     let src = unique_name("alerts-static-renumber");
     let dst = unique_name("alerts-renumbered");
-    let schema_dir = schema_dir();
-    let SimCommand::CreateStream(create) = cli(&[
-        "create-stream",
-        "-B",
-        &stack.kafka_plaintext,
-        "--dst-topic",
+    load(&src, &file, None).await;
+    let play = play_args(
         &src,
-        "--create-topic",
-        "--schema-id",
-        "1101",
-        "--schema-dir",
-        schema_dir.to_str().unwrap(),
-        file.to_str().unwrap(),
-    ])
-    .command
-    else {
-        panic!()
-    };
-    rubin_alert_sim::loader::create_stream(&create, CancellationToken::new())
-        .await
-        .unwrap();
-    let SimCommand::PlayStream(play) = cli(&[
-        "play-stream",
-        "-B",
-        &stack.kafka_plaintext,
-        "--src-topic",
-        &src,
-        "--dst-topic",
         &dst,
-        "--create-dst-topic",
-        "--repeat-interval",
-        "0",
-        "--passes",
-        "2",
-        "--pacing",
-        "none",
-        "--renumber-ids",
-        "--listen-port",
-        "0",
-    ])
-    .command
-    else {
-        panic!()
-    };
+        &[
+            "--repeat-interval",
+            "0",
+            "--passes",
+            "2",
+            "--pacing",
+            "none",
+            "--renumber-ids",
+        ],
+    );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = listener.local_addr().unwrap();
     let replay = tokio::spawn(async move {
@@ -459,7 +413,8 @@ async fn renumbered_replays_give_each_pass_fresh_ids() {
     while !replay.is_finished() {
         if let Ok(response) = client.get(format!("http://{address}/metrics")).send().await {
             let body = response.text().await.unwrap_or_default();
-            saw_metrics |= body.contains("alertsim_alerts_sent_total") && body.contains("alertsim_passes_total");
+            saw_metrics |= body.contains("alertsim_alerts_sent_total")
+                && body.contains("alertsim_passes_total");
         }
         if let Ok(response) = client.get(format!("http://{address}/healthz")).send().await {
             assert_eq!(response.status(), 200);
@@ -493,51 +448,8 @@ async fn a_community_broker_reads_the_replayed_stream_with_fastavro() {
     let passwords = stack
         .apply_users(&serde_json::json!({"users": [{"username": user, "readonlyTopics": [dst], "groups": [user]}]}))
         .unwrap();
-    let schema_dir = schema_dir();
-    let SimCommand::CreateStream(create) = cli(&[
-        "create-stream",
-        "-B",
-        &stack.kafka_plaintext,
-        "--dst-topic",
-        &src,
-        "--create-topic",
-        "--schema-registry-url",
-        &stack.registry_url,
-        "--subject",
-        &subject,
-        "--schema-dir",
-        schema_dir.to_str().unwrap(),
-        file.to_str().unwrap(),
-    ])
-    .command
-    else {
-        panic!()
-    };
-    rubin_alert_sim::loader::create_stream(&create, CancellationToken::new())
-        .await
-        .unwrap();
-    let SimCommand::PlayStream(play) = cli(&[
-        "play-stream",
-        "-B",
-        &stack.kafka_plaintext,
-        "--src-topic",
-        &src,
-        "--dst-topic",
-        &dst,
-        "--create-dst-topic",
-        "--pacing",
-        "none",
-        "--listen-port",
-        "0",
-    ])
-    .command
-    else {
-        panic!()
-    };
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    rubin_alert_sim::replayer::serve(&play, listener, CancellationToken::new(), None)
-        .await
-        .unwrap();
+    load(&src, &file, Some(&subject)).await;
+    replay(&play_args(&src, &dst, &["--pacing", "none"])).await;
 
     let output = Command::new(&stack.python)
         .arg(integration_tests::repo_root().join("integration-tests/python/community_broker.py"))
