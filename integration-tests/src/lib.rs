@@ -20,6 +20,8 @@ use std::process::Command;
 use std::sync::OnceLock;
 use std::time::Duration;
 
+pub mod confluent_registry;
+
 /// Addresses and credentials of the running local stack.
 #[derive(Debug, Clone)]
 pub struct Stack {

@@ -9,6 +9,8 @@
 use serde::Deserialize;
 use std::time::Duration;
 
+pub mod admin;
+
 /// The registry's media type; Confluent clients send it as `Accept` and `Content-Type`.
 pub const CONTENT_TYPE: &str = "application/vnd.schemaregistry.v1+json";
 

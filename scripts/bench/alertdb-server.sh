@@ -1,0 +1,181 @@
+#!/usr/bin/env bash
+# Benchmark alertdb-server against nginx serving the same files, in one run on this machine.
+#
+#   scripts/bench/alertdb-server.sh            # 10,000 alerts, 20 s per wrk run
+#   ALERTS=2000 DURATION=10s scripts/bench/alertdb-server.sh
+#
+# 1. Writes ALERTS realistic alerts (~110 KB, latest schema, cutouts) as the ingester does
+#    (v2 layout, gzip) into .run/bench/alertdb-archive (kept between runs).
+# 2. Starts the release server on the archive (file://, alert cache off) and Debian nginx on
+#    the same directory with `gzip_static on`, both on loopback ports.
+# 3. wrk with a Lua script asks random ids with `Accept-Encoding: gzip` from both and prints
+#    requests/s, p99 and the ratio; then latency at a fixed ~500 requests/s (wrk cannot
+#    rate-limit, so the Lua script paces each of 10 connections with `delay()`: closed-loop
+#    pacing, which does not correct for coordinated omission); cached schema requests/s; and the
+#    server's peak RSS (VmHWM) after all of it.
+# shellcheck source=SCRIPTDIR/../lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
+
+ALERTS=${ALERTS:-10000}
+DURATION=${DURATION:-20s}
+THREADS=${THREADS:-2}
+CONNECTIONS=${CONNECTIONS:-64}
+SERVER_PORT=${SERVER_PORT:-18561}
+NGINX_PORT=${NGINX_PORT:-18562}
+WORK="$RUN_DIR/bench/alertdb"
+ARCHIVE="$RUN_DIR/bench/alertdb-archive-$ALERTS"
+mkdir -p "$WORK"
+
+command -v wrk >/dev/null || die "wrk not found (apt-get install wrk)"
+command -v nginx >/dev/null || die "nginx not found (apt-get install nginx-light)"
+
+log "building release binaries (once; several minutes the first time)"
+(cd "$REPO_ROOT" && cargo build --release --quiet -p alertdb-server --bin alertdb-server --example bench_archive)
+SERVER_BIN="$REPO_ROOT/target/release/alertdb-server"
+POPULATE_BIN="$REPO_ROOT/target/release/examples/bench_archive"
+
+if [[ ! -f $ARCHIVE/.complete ]]; then
+  log "writing $ALERTS alerts to $ARCHIVE"
+  rm -rf "$ARCHIVE"
+  "$POPULATE_BIN" "$ARCHIVE" "$ALERTS" "$("$REPO_ROOT/scripts/install/schema-dir.sh")" >"$ARCHIVE.info"
+  touch "$ARCHIVE/.complete"
+fi
+INFO=$(cat "$ARCHIVE.info")
+log "archive: $INFO"
+FIRST_ID=$(sed -E 's/.*first_alert_id=([0-9]+).*/\1/' <<<"$INFO")
+SCHEMA_ID=$(sed -E 's/.*schema_id=([0-9]+).*/\1/' <<<"$INFO")
+
+cat >"$WORK/random.lua" <<'LUA'
+-- args: first_id count mode(server|nginx) [delay_ms]
+local first, count, mode, pause
+function init(args)
+  first = tonumber(args[1]); count = tonumber(args[2]); mode = args[3]
+  pause = tonumber(args[4] or "0")
+  math.randomseed(os.time() + math.floor(os.clock() * 1e6))
+  -- Only paced runs define delay(): wrk arms a timer per request when it exists.
+  if pause > 0 then
+    delay = function() return pause end
+  end
+end
+function request()
+  local id = string.format("%.0f", first + math.random(0, count - 1))
+  local path
+  if mode == "nginx" then
+    path = "/v2/alerts/" .. id:sub(1, 6) .. "/" .. id .. ".avro"
+  else
+    path = "/v1/alerts/" .. id
+  end
+  return wrk.format("GET", path, { ["Accept-Encoding"] = "gzip" })
+end
+LUA
+
+cat >"$WORK/nginx.conf" <<NGINX
+worker_processes auto;
+daemon off;
+pid $WORK/nginx.pid;
+error_log $WORK/nginx-error.log warn;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  sendfile on;
+  tcp_nopush on;
+  keepalive_requests 1000000;
+  client_body_temp_path $WORK/nginx-tmp;
+  proxy_temp_path $WORK/nginx-tmp;
+  fastcgi_temp_path $WORK/nginx-tmp;
+  uwsgi_temp_path $WORK/nginx-tmp;
+  scgi_temp_path $WORK/nginx-tmp;
+  types { }
+  default_type application/octet-stream;
+  server {
+    listen 127.0.0.1:$NGINX_PORT;
+    root $ARCHIVE;
+    gzip_static on;
+    etag on;
+  }
+}
+NGINX
+mkdir -p "$WORK/nginx-tmp"
+
+PIDS=()
+cleanup() {
+  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+}
+trap cleanup EXIT
+
+nginx -c "$WORK/nginx.conf" -p "$WORK" &
+PIDS+=($!)
+LOG_FORMAT=text RUST_LOG=warn "$SERVER_BIN" --listen-host 127.0.0.1 --listen-port "$SERVER_PORT" \
+  --alerts-url "file://$ARCHIVE" 2>"$WORK/server.log" &
+SERVER_PID=$!
+PIDS+=("$SERVER_PID")
+
+wait_http() {
+  for _ in $(seq 100); do curl -sf -o /dev/null "$1" && return 0; sleep 0.1; done
+  die "$1 does not answer"
+}
+SAMPLE_PATH_ID=$FIRST_ID
+wait_http "http://127.0.0.1:$SERVER_PORT/v1/health"
+wait_http "http://127.0.0.1:$NGINX_PORT/v2/schemas/$SCHEMA_ID.json"
+
+# Same bytes from both (sanity check of the comparison).
+S=${SAMPLE_PATH_ID:0:6}
+cmp <(curl -sf -H 'Accept-Encoding: gzip' "http://127.0.0.1:$SERVER_PORT/v1/alerts/$SAMPLE_PATH_ID") \
+    <(curl -sf -H 'Accept-Encoding: gzip' "http://127.0.0.1:$NGINX_PORT/v2/alerts/$S/$SAMPLE_PATH_ID.avro") \
+  || die "server and nginx send different bytes"
+
+# wrk_run NAME URL ARGS... → prints "NAME rps p99_ms"
+wrk_run() {
+  local name=$1 url=$2; shift 2
+  local out
+  out=$(wrk --latency -t"$THREADS" "$@" -s "$WORK/random.lua" "$url" -- "$FIRST_ID" "$ALERTS" "$name")
+  echo "$out" >"$WORK/wrk-$name.txt"
+  local rps p99
+  rps=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
+  p99=$(awk '$1=="99%" {print $2}' <<<"$out")
+  echo "$rps $(to_ms "$p99")"
+}
+to_ms() {
+  awk -v v="$1" 'BEGIN { n = v + 0; if (v ~ /us$/) n /= 1000; else if (v ~ /ms$/) n *= 1; else if (v ~ /s$/) n *= 1000; printf "%.2f", n }'
+}
+
+log "warm-up"
+wrk -t1 -c8 -d3s -s "$WORK/random.lua" "http://127.0.0.1:$NGINX_PORT" -- "$FIRST_ID" "$ALERTS" nginx >/dev/null
+wrk -t1 -c8 -d3s -s "$WORK/random.lua" "http://127.0.0.1:$SERVER_PORT" -- "$FIRST_ID" "$ALERTS" server >/dev/null
+
+log "max throughput: $CONNECTIONS connections, $DURATION each"
+read -r NGINX_RPS NGINX_P99 < <(wrk_run nginx "http://127.0.0.1:$NGINX_PORT" -c"$CONNECTIONS" -d"$DURATION")
+read -r SERVER_RPS SERVER_P99 < <(wrk_run server "http://127.0.0.1:$SERVER_PORT" -c"$CONNECTIONS" -d"$DURATION")
+
+log "fixed rate: 10 connections x 1 request / 20 ms = ~500 requests/s"
+FIXED=$(wrk --latency -t2 -c10 -d"$DURATION" -s "$WORK/random.lua" "http://127.0.0.1:$SERVER_PORT" -- "$FIRST_ID" "$ALERTS" server 20)
+FIXED_RPS=$(awk '/Requests\/sec/ {print $2}' <<<"$FIXED")
+FIXED_P99=$(to_ms "$(awk '$1=="99%" {print $2}' <<<"$FIXED")")
+FIXED_NGINX=$(wrk --latency -t2 -c10 -d"$DURATION" -s "$WORK/random.lua" "http://127.0.0.1:$NGINX_PORT" -- "$FIRST_ID" "$ALERTS" nginx 20)
+FIXED_NGINX_P99=$(to_ms "$(awk '$1=="99%" {print $2}' <<<"$FIXED_NGINX")")
+
+log "cached schema"
+SCHEMA_OUT=$(wrk --latency -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" "http://127.0.0.1:$SERVER_PORT/v1/schemas/$SCHEMA_ID")
+SCHEMA_RPS=$(awk '/Requests\/sec/ {print $2}' <<<"$SCHEMA_OUT")
+SCHEMA_P99=$(to_ms "$(awk '$1=="99%" {print $2}' <<<"$SCHEMA_OUT")")
+SCHEMA_GZ_OUT=$(wrk --latency -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" -H 'Accept-Encoding: gzip' "http://127.0.0.1:$SERVER_PORT/v1/schemas/$SCHEMA_ID")
+SCHEMA_GZ_RPS=$(awk '/Requests\/sec/ {print $2}' <<<"$SCHEMA_GZ_OUT")
+SCHEMA_GZ_P99=$(to_ms "$(awk '$1=="99%" {print $2}' <<<"$SCHEMA_GZ_OUT")")
+NGINX_SCHEMA_OUT=$(wrk --latency -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" "http://127.0.0.1:$NGINX_PORT/v2/schemas/$SCHEMA_ID.json")
+NGINX_SCHEMA_RPS=$(awk '/Requests\/sec/ {print $2}' <<<"$NGINX_SCHEMA_OUT")
+
+PEAK_RSS_KB=$(awk '/VmHWM/ {print $2}' "/proc/$SERVER_PID/status")
+
+echo
+echo "alertdb-server benchmark ($(nproc) cores, $ALERTS alerts: $INFO)"
+printf '%-44s %12s %10s\n' "" "requests/s" "p99 ms"
+printf '%-44s %12s %10s\n' "nginx gzip_static, random alerts" "$NGINX_RPS" "$NGINX_P99"
+printf '%-44s %12s %10s\n' "alertdb-server, random alerts (gzip)" "$SERVER_RPS" "$SERVER_P99"
+awk -v s="$SERVER_RPS" -v n="$NGINX_RPS" 'BEGIN { printf "ratio server/nginx: %.2fx (target >= 0.7x)\n", s / n }'
+printf '%-44s %12s %10s\n' "alertdb-server at ~500 req/s (paced)" "$FIXED_RPS" "$FIXED_P99"
+printf '%-44s %12s %10s\n' "nginx at ~500 req/s (paced)" "" "$FIXED_NGINX_P99"
+printf '%-44s %12s %10s\n' "alertdb-server, cached schema" "$SCHEMA_RPS" "$SCHEMA_P99"
+printf '%-44s %12s\n' "nginx, same schema file" "$NGINX_SCHEMA_RPS"
+printf '%-44s %12s %10s\n' "alertdb-server, cached schema, gzip accepted" "$SCHEMA_GZ_RPS" "$SCHEMA_GZ_P99"
+echo "alertdb-server peak RSS: $((PEAK_RSS_KB / 1024)) MB (alert cache off; target <= 100 MB)"

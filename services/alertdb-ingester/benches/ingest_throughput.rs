@@ -1,0 +1,449 @@
+//! Archive throughput, end-to-end latency and peak memory of the ingester, against the real
+//! local stack (issue 5's performance lines).
+//!
+//! ```sh
+//! source .run/stack.env
+//! export ALERT_SCHEMA_DIR=$(scripts/install/schema-dir.sh)
+//! cargo bench -p alertdb-ingester --bench ingest_throughput
+//! ```
+//!
+//! 1. Reference: the same message bytes written as one file each to a local directory.
+//! 2. Throughput: a topic of 4 partitions pre-filled with `BENCH_ALERTS` ~112 KB alerts; the
+//!    release ingester binary, as a process, archives them into local files, then into
+//!    fake-gcs-server; alerts/s from its first to its last archived alert (from /metrics).
+//! 3. Latency: alerts produced at a steady `BENCH_RATE`/s for `BENCH_SECONDS`; each one's
+//!    time from `send` to its object being readable (the file exists: local writes rename a
+//!    complete temporary file into place).
+//! 4. Peak RSS of the ingester process (VmHWM) in each run.
+
+use alert_packet::generate::{AlertGenerator, GeneratorConfig, SplitMix64, VisitSpec};
+use alert_packet::tree::SchemaTree;
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::client::DefaultClientContext;
+use rdkafka::producer::{FutureProducer, FutureRecord};
+use rdkafka::ClientConfig;
+use std::collections::VecDeque;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn env(key: &str) -> String {
+    std::env::var(key).unwrap_or_else(|_| panic!("{key} is not set: `source .run/stack.env` first"))
+}
+
+fn number(key: &str, default: usize) -> usize {
+    std::env::var(key)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn unique(prefix: &str) -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos();
+    format!("{prefix}-{:08x}", nanos ^ std::process::id())
+}
+
+/// Distinct generated bodies; alert sizes vary with their history lengths.
+const TEMPLATES: usize = 64;
+
+struct Stack {
+    kafka: String,
+    registry: String,
+    gcs: String,
+    gcs_account: String,
+}
+
+/// ~112 KB alerts: a few generated bodies (v11.1, cutouts) with their ids rewritten.
+struct Alerts {
+    schema_id: u32,
+    templates: Vec<Vec<u8>>,
+}
+
+impl Alerts {
+    fn message(&self, id: i64) -> Vec<u8> {
+        let template = &self.templates[id as usize % self.templates.len()];
+        let mut body = Vec::with_capacity(template.len() + 10);
+        alert_packet::alert::replace_id(template, id, &mut body).unwrap();
+        alert_packet::wire::frame(self.schema_id, &body)
+    }
+}
+
+async fn prepare(stack: &Stack) -> Alerts {
+    let tree = SchemaTree::load_default().expect("schema tree (set ALERT_SCHEMA_DIR)");
+    let latest = tree.latest();
+    let response = reqwest::Client::new()
+        .post(format!(
+            "{}/subjects/{}/versions",
+            stack.registry,
+            unique("alertdb-ingester-bench")
+        ))
+        .header("Content-Type", "application/vnd.schemaregistry.v1+json")
+        .body(serde_json::json!({ "schema": latest.schema.to_json().to_string() }).to_string())
+        .send()
+        .await
+        .unwrap();
+    let body: serde_json::Value = response.json().await.unwrap();
+    let schema_id = body["id"].as_u64().expect("registered") as u32;
+    // The default shape: ~112 KB v11.1 alerts with cutouts, the brief's figure.
+    let mut generator =
+        AlertGenerator::new(latest.schema.clone(), GeneratorConfig::default()).unwrap();
+    let spec = VisitSpec {
+        alerts: TEMPLATES,
+        ..VisitSpec::default()
+    };
+    let mut rng = SplitMix64::new(11);
+    let templates = (0..TEMPLATES)
+        .map(|i| generator.alert_body(&spec.context(i, &mut rng)))
+        .collect();
+    Alerts {
+        schema_id,
+        templates,
+    }
+}
+
+async fn create_topic(stack: &Stack, name: &str, partitions: i32) {
+    let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
+        .set("bootstrap.servers", &stack.kafka)
+        .create()
+        .unwrap();
+    let results = admin
+        .create_topics(
+            &[NewTopic::new(name, partitions, TopicReplication::Fixed(1))],
+            &AdminOptions::new().operation_timeout(Some(Duration::from_secs(10))),
+        )
+        .await
+        .unwrap();
+    for result in results {
+        result.unwrap();
+    }
+}
+
+fn producer(stack: &Stack, linger_ms: &str) -> FutureProducer {
+    ClientConfig::new()
+        .set("bootstrap.servers", &stack.kafka)
+        .set("linger.ms", linger_ms)
+        .set("queue.buffering.max.kbytes", "65536")
+        .create()
+        .unwrap()
+}
+
+async fn prefill(stack: &Stack, topic: &str, alerts: &Alerts, first_id: i64, count: usize) {
+    let producer = producer(stack, "20");
+    for chunk in (0..count).collect::<Vec<_>>().chunks(200) {
+        let sends: Vec<_> = chunk
+            .iter()
+            .map(|i| {
+                let message = alerts.message(first_id + *i as i64);
+                let partition = (*i % 4) as i32;
+                let producer = producer.clone();
+                let topic = topic.to_owned();
+                async move {
+                    producer
+                        .send(
+                            FutureRecord::<(), [u8]>::to(&topic)
+                                .partition(partition)
+                                .payload(&message[..]),
+                            Duration::from_secs(60),
+                        )
+                        .await
+                        .map_err(|(e, _)| e)
+                        .unwrap();
+                }
+            })
+            .collect();
+        futures::future::join_all(sends).await;
+    }
+}
+
+struct Ingester {
+    child: Child,
+    port: u16,
+    _config: tempfile::NamedTempFile,
+}
+
+impl Ingester {
+    fn start(stack: &Stack, topic: &str, alerts_url: &str, gcs: bool) -> Ingester {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let mut config = tempfile::Builder::new().suffix(".toml").tempfile().unwrap();
+        let store = if gcs {
+            format!(
+                "[store]\ngcs_service_account_path = \"{}\"\n",
+                stack.gcs_account
+            )
+        } else {
+            String::new()
+        };
+        std::io::Write::write_all(
+            &mut config,
+            format!(
+                "listen_port = {port}\nalerts_url = \"{alerts_url}\"\ntopics = [\"{topic}\"]\n\
+                 group = \"{}\"\nschema_registry_address = \"{}\"\n{store}\
+                 [kafka]\nbootstrap_servers = \"{}\"\n",
+                unique("alertdb-ingester-bench"),
+                stack.registry,
+                stack.kafka
+            )
+            .as_bytes(),
+        )
+        .unwrap();
+        let child = Command::new(env!("CARGO_BIN_EXE_alertdb-ingester"))
+            .arg("--config")
+            .arg(config.path())
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap();
+        Ingester {
+            child,
+            port,
+            _config: config,
+        }
+    }
+
+    async fn archived(&self) -> u64 {
+        let Ok(response) = reqwest::get(format!("http://127.0.0.1:{}/metrics", self.port)).await
+        else {
+            return 0;
+        };
+        let text = response.text().await.unwrap_or_default();
+        text.lines()
+            .find_map(|l| l.strip_prefix("alertdb_ingester_alerts_archived_total "))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or(0)
+    }
+
+    /// User + system CPU seconds used so far.
+    fn cpu_seconds(&self) -> f64 {
+        let stat =
+            std::fs::read_to_string(format!("/proc/{}/stat", self.child.id())).unwrap_or_default();
+        // Fields after the command name (which is in parentheses): utime is the 12th, stime
+        // the 13th, in clock ticks (100 per second on Linux).
+        let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+        let fields: Vec<f64> = rest
+            .split_whitespace()
+            .map(|f| f.parse().unwrap_or(0.0))
+            .collect();
+        (fields.get(11).copied().unwrap_or(0.0) + fields.get(12).copied().unwrap_or(0.0)) / 100.0
+    }
+
+    /// Peak resident set, MB.
+    fn peak_rss_mb(&self) -> f64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
+            .unwrap_or_default();
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmHWM:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+            .map(|kb| kb / 1024.0)
+            .unwrap_or(f64::NAN)
+    }
+
+    fn stop(mut self) {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let _ = self.child.wait();
+    }
+}
+
+/// Alerts/s from the first to the last of `count` archived alerts, the peak RSS (MB) and the
+/// CPU milliseconds per alert.
+async fn throughput(
+    stack: &Stack,
+    topic: &str,
+    alerts_url: &str,
+    gcs: bool,
+    count: u64,
+) -> (f64, f64, f64) {
+    let ingester = Ingester::start(stack, topic, alerts_url, gcs);
+    let started = Instant::now();
+    let mut first: Option<(Instant, u64)> = None;
+    loop {
+        let archived = ingester.archived().await;
+        if first.is_none() && archived > 0 {
+            first = Some((Instant::now(), archived));
+        }
+        if archived >= count {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(900),
+            "stuck at {archived}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let (at, already) = first.unwrap();
+    let rate = (count - already) as f64 / at.elapsed().as_secs_f64();
+    let rss = ingester.peak_rss_mb();
+    let cpu_ms = ingester.cpu_seconds() * 1000.0 / count as f64;
+    ingester.stop();
+    (rate, rss, cpu_ms)
+}
+
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .unwrap_or_default()
+        .split_whitespace()
+        .next()
+        .unwrap_or("?")
+        .to_owned()
+}
+
+fn reference_disk_write(dir: &Path, alerts: &Alerts, count: usize) -> f64 {
+    let started = Instant::now();
+    for i in 0..count {
+        let id = 180_000_000_000_000 + i as i64;
+        let key = alert_archive::alert_key(alert_archive::Layout::V2, id as u64);
+        let path = dir.join(key.as_ref());
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, alerts.message(id)).unwrap();
+    }
+    count as f64 / started.elapsed().as_secs_f64()
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
+}
+
+#[tokio::main]
+async fn main() {
+    let stack = Stack {
+        kafka: env("ALERTDIST_KAFKA_PLAINTEXT"),
+        registry: env("ALERTDIST_SCHEMA_REGISTRY_URL"),
+        gcs: env("ALERTDIST_GCS_ENDPOINT"),
+        gcs_account: env("ALERTDIST_GCS_SERVICE_ACCOUNT"),
+    };
+    let count = number("BENCH_ALERTS", 10_000);
+    let rate = number("BENCH_RATE", 300);
+    let seconds = number("BENCH_SECONDS", 30);
+    let alerts = prepare(&stack).await;
+    let size: usize = (0..TEMPLATES as i64)
+        .map(|i| alerts.message(i).len())
+        .sum::<usize>()
+        / TEMPLATES;
+    println!(
+        "alerts of {:.1} KB, {count} per run, topic of 4 partitions; load average {}",
+        size as f64 / 1000.0,
+        load_average()
+    );
+
+    let work =
+        tempfile::tempdir_in(std::env::var("BENCH_DIR").unwrap_or_else(|_| "/tmp".into())).unwrap();
+    let disk = reference_disk_write(&work.path().join("reference"), &alerts, count);
+    println!(
+        "reference: raw file writes of the same bytes: {disk:.0} alerts/s ({:.0} MB/s)",
+        disk * size as f64 / 1e6
+    );
+
+    let topic = unique("ingest-bench");
+    create_topic(&stack, &topic, 4).await;
+    prefill(&stack, &topic, &alerts, 181_000_000_000_000, count).await;
+    let files = work.path().join("archive");
+    let url = format!("file://{}", files.display());
+    let cores = std::thread::available_parallelism().map_or(2, |n| n.get()) as f64;
+    let (files_rate, files_rss, files_cpu) =
+        throughput(&stack, &topic, &url, false, count as u64).await;
+    println!(
+        "local files: {files_rate:.0} alerts/s = {:.3} x raw disk writes; {files_cpu:.2} CPU ms per alert \
+         (all {cores} cores: {:.0} alerts/s); peak RSS {files_rss:.0} MB; load average {}",
+        files_rate / disk,
+        cores * 1000.0 / files_cpu,
+        load_average()
+    );
+
+    let bucket = unique("ingest-bench");
+    let created = reqwest::Client::new()
+        .post(format!("{}/storage/v1/b?project=test", stack.gcs))
+        .json(&serde_json::json!({ "name": bucket }))
+        .send()
+        .await
+        .unwrap();
+    assert!(created.status().is_success());
+    let (gcs_rate, gcs_rss, gcs_cpu) = throughput(
+        &stack,
+        &topic,
+        &format!("gs://{bucket}"),
+        true,
+        count as u64,
+    )
+    .await;
+    println!(
+        "fake-gcs-server: {gcs_rate:.0} alerts/s = {:.3} x raw disk writes; {gcs_cpu:.2} CPU ms per alert \
+         in the ingester; peak RSS {gcs_rss:.0} MB; load average {}",
+        gcs_rate / disk,
+        load_average()
+    );
+
+    // Latency at a steady rate, into local files.
+    let topic = unique("ingest-latency");
+    create_topic(&stack, &topic, 4).await;
+    let files = work.path().join("latency");
+    let url = format!("file://{}", files.display());
+    let ingester = Ingester::start(&stack, &topic, &url, false);
+    // Let it join the group and get its partitions first.
+    prefill(&stack, &topic, &alerts, 182_000_000_000_000, 4).await;
+    let started = Instant::now();
+    while ingester.archived().await < 4 {
+        assert!(started.elapsed() < Duration::from_secs(60));
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let producer = producer(&stack, "0");
+    let total = rate * seconds;
+    let interval = Duration::from_secs_f64(1.0 / rate as f64);
+    let mut pending: VecDeque<(PathBuf, Instant)> = VecDeque::new();
+    let mut latencies = Vec::with_capacity(total);
+    let begin = Instant::now();
+    let mut sent = 0;
+    while sent < total || !pending.is_empty() {
+        while sent < total && begin.elapsed() >= interval * sent as u32 {
+            let id = 183_000_000_000_000 + sent as i64;
+            let message = alerts.message(id);
+            let key = alert_archive::alert_key(alert_archive::Layout::V2, id as u64);
+            let t0 = Instant::now();
+            let delivery = producer
+                .send_result(
+                    FutureRecord::<(), [u8]>::to(&topic)
+                        .partition((sent % 4) as i32)
+                        .payload(&message[..]),
+                )
+                .map_err(|(error, _)| error)
+                .expect("producer queue has room");
+            tokio::spawn(async move {
+                let _ = delivery.await;
+            });
+            pending.push_back((files.join(key.as_ref()), t0));
+            sent += 1;
+        }
+        pending.retain(|(path, t0)| {
+            if path.exists() {
+                latencies.push(t0.elapsed().as_secs_f64() * 1000.0);
+                false
+            } else {
+                assert!(
+                    t0.elapsed() < Duration::from_secs(120),
+                    "alert never archived"
+                );
+                true
+            }
+        });
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    let achieved = total as f64 / begin.elapsed().as_secs_f64();
+    latencies.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    let latency_rss = ingester.peak_rss_mb();
+    ingester.stop();
+    println!(
+        "latency at {rate}/s for {seconds} s ({achieved:.0}/s achieved, {} alerts): p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms; peak RSS {latency_rss:.0} MB",
+        latencies.len(),
+        percentile(&latencies, 0.5),
+        percentile(&latencies, 0.99),
+        latencies.last().copied().unwrap_or(f64::NAN)
+    );
+}

@@ -1,0 +1,46 @@
+//! `alertdb-ingester`: settings → run. Everything else is in the library.
+
+use alertdb_ingester::settings::Cli;
+use anyhow::Context;
+use clap::Parser;
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    service_kit::telemetry::init(cli.log_level());
+    // Few blocking threads: gzip and local-file writes run there, and every extra thread
+    // brings its own malloc arena (resident memory) without adding cores.
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .max_blocking_threads(16)
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("error: starting the async runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(start(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            tracing::error!(error = format!("{error:#}"), "alertdb-ingester failed");
+            eprintln!("error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn start(cli: Cli) -> anyhow::Result<()> {
+    let config = cli
+        .load()
+        .context("loading settings")?
+        .validate()
+        .context("invalid settings")?;
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("binding {}", config.listen))?;
+    let shutdown = service_kit::shutdown::on_signals();
+    alertdb_ingester::run(config, listener, shutdown).await?;
+    Ok(())
+}

@@ -1,0 +1,22 @@
+//! `alertdb-server`: flags, file and environment → settings → [`alertdb_server::run`].
+
+use alertdb_server::Cli;
+use anyhow::Context;
+use clap::Parser;
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    service_kit::telemetry::init("info");
+    let cli = Cli::parse();
+    let config = cli
+        .load()
+        .context("loading settings")?
+        .validate()
+        .context("invalid settings")?;
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", config.listen))?;
+    let shutdown = service_kit::shutdown::on_signals();
+    alertdb_server::run(config, listener, shutdown).await?;
+    Ok(())
+}

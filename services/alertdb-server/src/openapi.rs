@@ -1,0 +1,242 @@
+//! The OpenAPI 3.1 description of every route (`/v1/openapi.json`) and a docs page for people
+//! (`/v1/docs`), both built once at start-up from the same table.
+
+use serde_json::{json, Value as Json};
+
+struct Route {
+    path: &'static str,
+    summary: &'static str,
+    description: &'static str,
+    example: &'static str,
+}
+
+const ROUTES: [Route; 6] = [
+    Route {
+        path: "/v1/health",
+        summary: "Liveness of the API",
+        description: "Answers `OK` while the server runs.",
+        example: "/v1/health",
+    },
+    Route {
+        path: "/v1/alerts/{alert_id}",
+        summary: "An alert by id",
+        description: "The alert's Confluent wire-format bytes (magic byte 0, 4-byte big-endian schema id, Avro body). Sent gzip-encoded (`Content-Encoding: gzip`) when the client accepts gzip, else decompressed. With `?format=json`, the alert decoded with its schema, bytes fields in base64.",
+        example: "/v1/alerts/170032483741696?format=json",
+    },
+    Route {
+        path: "/v1/alerts/{alert_id}/cutouts/{kind}",
+        summary: "A cutout image of an alert",
+        description: "The FITS bytes of the alert's `cutoutDifference`, `cutoutScience` or `cutoutTemplate`; 404 when the alert has none.",
+        example: "/v1/alerts/170032483741696/cutouts/difference",
+    },
+    Route {
+        path: "/v1/schemas/{schema_id}",
+        summary: "An alert schema by id",
+        description: "The Avro schema (JSON) that the schema id in an alert's header names.",
+        example: "/v1/schemas/1101",
+    },
+    Route {
+        path: "/v1/openapi.json",
+        summary: "This document",
+        description: "The OpenAPI description of the API.",
+        example: "/v1/openapi.json",
+    },
+    Route {
+        path: "/v1/docs",
+        summary: "Documentation page",
+        description: "A page describing the API for people.",
+        example: "/v1/docs",
+    },
+];
+
+fn detail_response(description: &str) -> Json {
+    json!({
+        "description": description,
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Detail"}}}
+    })
+}
+
+fn immutable_headers() -> Json {
+    json!({
+        "ETag": {"schema": {"type": "string"}, "description": "Strong validator of this representation"},
+        "Cache-Control": {"schema": {"type": "string"}, "description": "public, max-age=31536000, immutable"}
+    })
+}
+
+/// The OpenAPI document.
+pub fn document() -> Json {
+    let alert_id = json!({
+        "name": "alert_id", "in": "path", "required": true,
+        "description": "Alert id: a decimal integer of at most 20 digits that fits in 64 bits (larger values are refused with 400; the pattern describes a slightly smaller range that is always valid)",
+        "schema": {"type": "string", "pattern": "^(?:[0-9]{1,19}|1[0-7][0-9]{18})$"},
+        "example": "170032483741696"
+    });
+    let schema_id = json!({
+        "name": "schema_id", "in": "path", "required": true,
+        "description": "Schema id: a decimal integer that fits in 32 bits (larger values are refused with 400)",
+        "schema": {"type": "string", "pattern": "^(?:[0-9]{1,9}|[1-3][0-9]{9}|4[01][0-9]{8})$"},
+        "example": "1101"
+    });
+    let if_none_match = json!({
+        "name": "If-None-Match", "in": "header", "required": false,
+        "schema": {"type": "string"}
+    });
+    let errors = |extra: &[(&str, &str)]| {
+        let mut responses = serde_json::Map::new();
+        responses.insert(
+            "304".into(),
+            json!({"description": "Not modified (the If-None-Match tag matches)"}),
+        );
+        responses.insert("400".into(), detail_response("Invalid id or parameter"));
+        for (status, description) in extra {
+            responses.insert((*status).into(), detail_response(description));
+        }
+        responses.insert(
+            "503".into(),
+            detail_response("The object store is unavailable"),
+        );
+        responses.insert(
+            "500".into(),
+            detail_response("The archive holds an unreadable object"),
+        );
+        responses
+    };
+    let mut alert_responses = errors(&[("404", "No alert with this id")]);
+    alert_responses.insert(
+        "200".into(),
+        json!({
+            "description": "The alert: wire-format bytes, or JSON with format=json",
+            "headers": immutable_headers(),
+            "content": {
+                "application/octet-stream": {"schema": {"type": "string", "format": "binary"}},
+                "application/json": {"schema": {"type": "object"}}
+            }
+        }),
+    );
+    let mut cutout_responses = errors(&[("404", "No alert with this id, or no such cutout")]);
+    cutout_responses.insert(
+        "200".into(),
+        json!({
+            "description": "The cutout's FITS bytes",
+            "headers": immutable_headers(),
+            "content": {"application/fits": {"schema": {"type": "string", "format": "binary"}}}
+        }),
+    );
+    let mut schema_responses = errors(&[("404", "No schema with this id")]);
+    schema_responses.insert(
+        "200".into(),
+        json!({
+            "description": "The Avro schema",
+            "headers": immutable_headers(),
+            "content": {"application/vnd.schemaregistry.v1+json": {"schema": {"type": "object"}}}
+        }),
+    );
+    let operation = |route: &Route, extra: Json| {
+        let mut op = json!({
+            "summary": route.summary,
+            "description": route.description,
+            "operationId": route.path.trim_start_matches("/v1/").replace(['/', '{', '}', '.'], "_"),
+        });
+        if let (Some(op), Some(extra)) = (op.as_object_mut(), extra.as_object()) {
+            op.extend(extra.clone());
+        }
+        json!({ "get": op })
+    };
+    let mut paths = serde_json::Map::new();
+    for route in &ROUTES {
+        let extra = match route.path {
+            "/v1/health" => json!({"responses": {"200": {
+                "description": "OK", "content": {"text/plain": {"schema": {"type": "string", "const": "OK"}}}}}}),
+            "/v1/alerts/{alert_id}" => json!({
+                "parameters": [alert_id, {
+                    "name": "format", "in": "query", "required": false,
+                    "schema": {"type": "string", "enum": ["avro", "json"]}
+                }, if_none_match, {
+                    "name": "Accept-Encoding", "in": "header", "required": false,
+                    "schema": {"type": "string"}
+                }],
+                "responses": alert_responses.clone(),
+            }),
+            "/v1/alerts/{alert_id}/cutouts/{kind}" => json!({
+                "parameters": [alert_id, {
+                    "name": "kind", "in": "path", "required": true,
+                    "schema": {"type": "string", "enum": ["difference", "science", "template"]}
+                }, if_none_match],
+                "responses": cutout_responses.clone(),
+            }),
+            "/v1/schemas/{schema_id}" => json!({
+                "parameters": [schema_id, if_none_match],
+                "responses": schema_responses.clone(),
+            }),
+            "/v1/openapi.json" => json!({"responses": {"200": {
+                "description": "This document", "content": {"application/json": {"schema": {"type": "object"}}}}}}),
+            _ => json!({"responses": {"200": {
+                "description": "HTML page", "content": {"text/html": {"schema": {"type": "string"}}}}}}),
+        };
+        paths.insert(route.path.into(), operation(route, extra));
+    }
+    json!({
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Rubin alert database",
+            "version": env!("CARGO_PKG_VERSION"),
+            "description": "Archived Rubin alerts and their schemas, by id. Alerts and schemas never change once written: responses may be cached forever.",
+        },
+        "paths": paths,
+        "components": {"schemas": {"Detail": {
+            "type": "object",
+            "required": ["detail"],
+            "properties": {"detail": {"type": "string"}}
+        }}}
+    })
+}
+
+fn escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+/// A self-contained HTML page (no scripts, no external assets) listing the routes.
+pub fn docs_page(prefix: &str) -> String {
+    let mut rows = String::new();
+    for route in &ROUTES {
+        rows.push_str(&format!(
+            "<tr><td><code>GET {}{}</code></td><td><b>{}</b><br>{}<br>e.g. <code>curl -sf {}{}</code></td></tr>\n",
+            escape(prefix),
+            escape(route.path),
+            escape(route.summary),
+            escape(route.description),
+            escape(prefix),
+            escape(route.example),
+        ));
+    }
+    format!(
+        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>Rubin alert database</title>\
+<style>body{{font-family:sans-serif;max-width:60em;margin:2em auto}}td{{vertical-align:top;padding:.4em;border-bottom:1px solid #ddd}}</style></head>\n\
+<body><h1>Rubin alert database</h1>\n<p>Archived alerts and schemas by id. Every route also answers HEAD; responses carry a strong ETag \
+and may be cached forever. Errors are JSON: <code>{{\"detail\": \"...\"}}</code>. Machine-readable description: \
+<a href=\"openapi.json\">openapi.json</a>.</p>\n<table>\n{rows}</table>\n</body></html>\n"
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_route_is_described() {
+        let doc = document();
+        let paths = doc["paths"].as_object().unwrap();
+        assert_eq!(paths.len(), ROUTES.len());
+        for route in &ROUTES {
+            assert!(
+                paths[route.path]["get"]["responses"]["200"].is_object(),
+                "{}",
+                route.path
+            );
+        }
+        assert!(docs_page("/alertdb").contains("/alertdb/v1/alerts/{alert_id}"));
+    }
+}

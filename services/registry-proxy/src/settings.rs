@@ -1,0 +1,366 @@
+//! Settings: loaded in layers (defaults → optional file → `REGISTRY_PROXY_*` environment →
+//! command line) by `service_kit::settings`, then validated once into a [`ProxyConfig`] so the
+//! rest of the crate only sees values that make sense.
+
+use crate::path::PathPrefix;
+use serde::{Deserialize, Deserializer};
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+use url::Url;
+
+/// Prefix of the environment variables (`REGISTRY_PROXY_UPSTREAM_URL`, ...).
+pub const ENV_PREFIX: &str = "REGISTRY_PROXY";
+
+/// The raw settings, as an operator writes them.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Settings {
+    /// Base URL of the Confluent-compatible registry, e.g.
+    /// `http://schema-registry:8081` or `http://registry/apis/ccompat/v7`.
+    pub upstream_url: Option<String>,
+    /// PEM file with the CA certificate(s) that sign the upstream's certificate (https only);
+    /// added to the system roots.
+    pub upstream_ca_file: Option<PathBuf>,
+    /// How long one upstream request may take before the client gets a 504.
+    pub upstream_timeout: DurationSetting,
+    pub listen_host: String,
+    pub listen_port: u16,
+    /// Served path prefix, stripped before forwarding (`/schema-registry`); empty for none.
+    pub path_prefix: String,
+    /// Upper bound of the immutable-schema cache, in bytes of response bodies.
+    pub cache_max_bytes: u64,
+    /// Time-to-live of the cache for other GETs (`/subjects`, ...); 0 turns it off.
+    pub passthrough_cache_ttl: DurationSetting,
+    /// How often `/readyz` re-checks that the upstream answers.
+    pub readiness_interval: DurationSetting,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            upstream_url: None,
+            upstream_ca_file: None,
+            upstream_timeout: DurationSetting(Duration::from_secs(10)),
+            listen_host: "0.0.0.0".into(),
+            listen_port: 8080,
+            path_prefix: String::new(),
+            cache_max_bytes: 32 * 1024 * 1024,
+            passthrough_cache_ttl: DurationSetting(Duration::ZERO),
+            readiness_interval: DurationSetting(Duration::from_secs(10)),
+        }
+    }
+}
+
+/// What is wrong with the settings; each message names the setting and what to do.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("--upstream-url (REGISTRY_PROXY_UPSTREAM_URL) is required: the base URL of the schema registry, e.g. http://schema-registry:8081")]
+    MissingUpstream,
+    #[error("--upstream-url {url:?} is not a valid URL: {reason}")]
+    InvalidUpstream { url: String, reason: String },
+    #[error("--upstream-ca-file {path}: {reason}")]
+    CaFile { path: PathBuf, reason: String },
+    #[error("--upstream-ca-file is set but --upstream-url {0:?} is not https")]
+    CaWithoutHttps(String),
+    #[error("--listen-host {0:?} is not an IP address (use 0.0.0.0 for every interface)")]
+    ListenHost(String),
+    #[error("--path-prefix {prefix:?}: {reason}")]
+    PathPrefix { prefix: String, reason: String },
+    #[error("--upstream-timeout must be more than zero")]
+    ZeroTimeout,
+    #[error("--readiness-interval must be more than zero")]
+    ZeroReadinessInterval,
+    #[error("--cache-max-bytes must be more than zero")]
+    ZeroCache,
+}
+
+/// Validated settings.
+#[derive(Debug, Clone)]
+pub struct ProxyConfig {
+    /// Upstream base URL without a trailing slash; request paths are appended to it.
+    pub upstream_base: String,
+    /// PEM bytes of the extra CA certificates.
+    pub upstream_ca_pem: Option<Vec<u8>>,
+    pub upstream_timeout: Duration,
+    pub listen_host: IpAddr,
+    pub listen_port: u16,
+    pub path_prefix: Option<PathPrefix>,
+    pub cache_max_bytes: u64,
+    pub passthrough_cache_ttl: Option<Duration>,
+    pub readiness_interval: Duration,
+}
+
+impl Settings {
+    /// Checks every value and reads the CA file.
+    pub fn validate(&self) -> Result<ProxyConfig, ConfigError> {
+        let raw_url = self
+            .upstream_url
+            .as_deref()
+            .map(str::trim)
+            .filter(|u| !u.is_empty())
+            .ok_or(ConfigError::MissingUpstream)?;
+        let upstream_base = validate_upstream(raw_url)?;
+        let upstream_ca_pem = match &self.upstream_ca_file {
+            None => None,
+            Some(path) => {
+                if !upstream_base.starts_with("https://") {
+                    return Err(ConfigError::CaWithoutHttps(raw_url.to_owned()));
+                }
+                let pem = std::fs::read(path).map_err(|e| ConfigError::CaFile {
+                    path: path.clone(),
+                    reason: e.to_string(),
+                })?;
+                match reqwest::Certificate::from_pem_bundle(&pem) {
+                    Ok(certs) if !certs.is_empty() => {}
+                    Ok(_) => {
+                        return Err(ConfigError::CaFile {
+                            path: path.clone(),
+                            reason: "no PEM certificate in the file".into(),
+                        })
+                    }
+                    Err(e) => {
+                        return Err(ConfigError::CaFile {
+                            path: path.clone(),
+                            reason: format!("not a PEM certificate bundle: {e}"),
+                        })
+                    }
+                }
+                Some(pem)
+            }
+        };
+        let listen_host: IpAddr = self
+            .listen_host
+            .trim()
+            .parse()
+            .map_err(|_| ConfigError::ListenHost(self.listen_host.clone()))?;
+        let path_prefix =
+            PathPrefix::parse(&self.path_prefix).map_err(|reason| ConfigError::PathPrefix {
+                prefix: self.path_prefix.clone(),
+                reason: reason.to_owned(),
+            })?;
+        if self.upstream_timeout.0.is_zero() {
+            return Err(ConfigError::ZeroTimeout);
+        }
+        if self.readiness_interval.0.is_zero() {
+            return Err(ConfigError::ZeroReadinessInterval);
+        }
+        if self.cache_max_bytes == 0 {
+            return Err(ConfigError::ZeroCache);
+        }
+        Ok(ProxyConfig {
+            upstream_base,
+            upstream_ca_pem,
+            upstream_timeout: self.upstream_timeout.0,
+            listen_host,
+            listen_port: self.listen_port,
+            path_prefix,
+            cache_max_bytes: self.cache_max_bytes,
+            passthrough_cache_ttl: Some(self.passthrough_cache_ttl.0).filter(|d| !d.is_zero()),
+            readiness_interval: self.readiness_interval.0,
+        })
+    }
+}
+
+fn validate_upstream(raw: &str) -> Result<String, ConfigError> {
+    let invalid = |reason: &str| ConfigError::InvalidUpstream {
+        url: raw.to_owned(),
+        reason: reason.to_owned(),
+    };
+    let url = Url::parse(raw).map_err(|e| invalid(&e.to_string()))?;
+    if url.scheme() != "http" && url.scheme() != "https" {
+        return Err(invalid("the scheme must be http or https"));
+    }
+    if url.host_str().is_none_or(str::is_empty) {
+        return Err(invalid("it has no host"));
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(invalid(
+            "credentials in the URL are not supported (they would show in logs)",
+        ));
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(invalid("a base URL takes no query or fragment"));
+    }
+    Ok(url.as_str().trim_end_matches('/').to_owned())
+}
+
+/// A duration written as seconds (`10`, `0.5`) or with a unit (`500ms`, `10s`, `2m`, `1h`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DurationSetting(pub Duration);
+
+impl std::str::FromStr for DurationSetting {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        let text = text.trim();
+        let split = text
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .unwrap_or(text.len());
+        let (number, unit) = text.split_at(split);
+        let value: f64 = number.parse().map_err(|_| {
+            format!("{text:?} is not a duration (write e.g. 10, 0.5, 500ms, 10s, 2m or 1h)")
+        })?;
+        let scale = match unit.trim() {
+            "" | "s" => 1.0,
+            "ms" => 0.001,
+            "m" => 60.0,
+            "h" => 3600.0,
+            other => {
+                return Err(format!(
+                    "{text:?} has an unknown unit {other:?} (use ms, s, m or h)"
+                ))
+            }
+        };
+        Duration::try_from_secs_f64(value * scale)
+            .map(DurationSetting)
+            .map_err(|_| format!("{text:?} is out of range"))
+    }
+}
+
+impl<'de> Deserialize<'de> for DurationSetting {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Seconds(f64),
+            Text(String),
+        }
+        match Raw::deserialize(deserializer)? {
+            Raw::Seconds(s) => Duration::try_from_secs_f64(s)
+                .map(DurationSetting)
+                .map_err(|_| serde::de::Error::custom(format!("{s} is not a valid duration"))),
+            Raw::Text(text) => text.parse().map_err(serde::de::Error::custom),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with_upstream(url: &str) -> Settings {
+        Settings {
+            upstream_url: Some(url.into()),
+            ..Settings::default()
+        }
+    }
+
+    #[test]
+    fn durations_parse_with_and_without_units() {
+        let d = |s: &str| s.parse::<DurationSetting>().map(|d| d.0);
+        assert_eq!(d("10"), Ok(Duration::from_secs(10)));
+        assert_eq!(d("0.5"), Ok(Duration::from_millis(500)));
+        assert_eq!(d("250ms"), Ok(Duration::from_millis(250)));
+        assert_eq!(d("2m"), Ok(Duration::from_secs(120)));
+        assert_eq!(d(" 1h "), Ok(Duration::from_secs(3600)));
+        assert!(d("ten").unwrap_err().contains("not a duration"));
+        assert!(d("5 parsecs").unwrap_err().contains("unknown unit"));
+        assert!(d("").is_err());
+        assert!(d("-1").is_err());
+    }
+
+    #[test]
+    fn a_base_url_with_a_path_is_kept_without_trailing_slash() {
+        let config = with_upstream("http://127.0.0.1:8081/apis/ccompat/v7/")
+            .validate()
+            .unwrap();
+        assert_eq!(
+            config.upstream_base,
+            "http://127.0.0.1:8081/apis/ccompat/v7"
+        );
+        let config = with_upstream("https://registry.example")
+            .validate()
+            .unwrap();
+        assert_eq!(config.upstream_base, "https://registry.example");
+    }
+
+    #[test]
+    fn bad_upstreams_are_refused_with_the_reason() {
+        let err = |url: &str| with_upstream(url).validate().unwrap_err().to_string();
+        assert!(Settings::default()
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("--upstream-url"));
+        assert!(err("not a url").contains("not a valid URL"));
+        assert!(err("ftp://host/").contains("http or https"));
+        assert!(err("http://user:pw@host/").contains("credentials"));
+        assert!(err("http://host/?a=b").contains("no query"));
+    }
+
+    #[test]
+    fn other_settings_are_checked() {
+        let mut s = with_upstream("http://host");
+        s.listen_host = "localhost".into();
+        assert!(s
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("--listen-host"));
+        let mut s = with_upstream("http://host");
+        s.path_prefix = "/a/../b".into();
+        assert!(s
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("--path-prefix"));
+        let mut s = with_upstream("http://host");
+        s.upstream_timeout = DurationSetting(Duration::ZERO);
+        assert!(matches!(s.validate(), Err(ConfigError::ZeroTimeout)));
+        let mut s = with_upstream("http://host");
+        s.cache_max_bytes = 0;
+        assert!(matches!(s.validate(), Err(ConfigError::ZeroCache)));
+    }
+
+    #[test]
+    fn ca_files_are_read_and_checked() {
+        let mut s = with_upstream("http://host");
+        s.upstream_ca_file = Some("/nonexistent/ca.pem".into());
+        assert!(matches!(s.validate(), Err(ConfigError::CaWithoutHttps(_))));
+        let mut s = with_upstream("https://host");
+        s.upstream_ca_file = Some("/nonexistent/ca.pem".into());
+        assert!(s
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("/nonexistent/ca.pem"));
+        let file = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(file.path(), "not a certificate").unwrap();
+        s.upstream_ca_file = Some(file.path().into());
+        let message = s.validate().unwrap_err().to_string();
+        assert!(message.contains("certificate"), "{message}");
+    }
+
+    #[test]
+    fn passthrough_ttl_zero_means_off() {
+        let config = with_upstream("http://host").validate().unwrap();
+        assert_eq!(config.passthrough_cache_ttl, None);
+        let mut s = with_upstream("http://host");
+        s.passthrough_cache_ttl = DurationSetting(Duration::from_secs(2));
+        assert_eq!(
+            s.validate().unwrap().passthrough_cache_ttl,
+            Some(Duration::from_secs(2))
+        );
+    }
+
+    #[test]
+    fn layered_loading_reads_the_environment() {
+        std::env::set_var("RPTEST_UPSTREAM_URL", "http://from-env:8081");
+        std::env::set_var("RPTEST_UPSTREAM_TIMEOUT", "250ms");
+        std::env::set_var("RPTEST_LISTEN_PORT", "9999");
+        let settings: Settings = service_kit::settings::load(service_kit::settings::Layers {
+            file: None,
+            env_prefix: "RPTEST",
+            list_keys: &[],
+            overrides: service_kit::settings::Overrides::new().set("listen_port", Some(7000_i64)),
+        })
+        .unwrap();
+        assert_eq!(
+            settings.upstream_url.as_deref(),
+            Some("http://from-env:8081")
+        );
+        assert_eq!(settings.upstream_timeout.0, Duration::from_millis(250));
+        assert_eq!(settings.listen_port, 7000, "the command line wins");
+    }
+}
