@@ -57,6 +57,39 @@ pub fn producer_config(mut config: rdkafka::ClientConfig) -> rdkafka::ClientConf
     config
 }
 
+/// One finished delivery, as a delivery future yields it.
+pub type Delivery = Result<
+    rdkafka::producer::future_producer::OwnedDeliveryResult,
+    futures::channel::oneshot::Canceled,
+>;
+
+/// Hands `record` to the producer. While librdkafka's bounded queue is full, waits for the
+/// oldest deliveries to finish; those are returned so the caller decides what a failure means
+/// (the loader counts it, the replayer produces the alert again).
+pub async fn enqueue(
+    producer: &FutureProducer,
+    mut record: FutureRecord<'_, (), [u8]>,
+    pending: &mut FuturesUnordered<DeliveryFuture>,
+) -> anyhow::Result<Vec<Delivery>> {
+    let mut finished = Vec::new();
+    loop {
+        match producer.send_result(record) {
+            Ok(delivery) => {
+                pending.push(delivery);
+                return Ok(finished);
+            }
+            Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), returned)) => {
+                record = returned;
+                match pending.next().await {
+                    Some(result) => finished.push(result),
+                    None => tokio::time::sleep(Duration::from_millis(10)).await,
+                }
+            }
+            Err((error, returned)) => bail!("cannot produce to {}: {error}", returned.topic),
+        }
+    }
+}
+
 /// Formats a time offset as upstream does (Python's `repr` of the float seconds).
 pub fn format_offset(seconds: f64) -> String {
     format!("{seconds:?}")
@@ -210,24 +243,12 @@ async fn load(
                 key: super::loader::TIME_OFFSET_HEADER,
                 value: Some(offset.as_bytes()),
             });
-            let mut record = FutureRecord::<(), [u8]>::to(&args.dst_topic)
+            let record = FutureRecord::<(), [u8]>::to(&args.dst_topic)
                 .payload(&message)
                 .headers(headers);
-            loop {
-                match producer.send_result(record) {
-                    Ok(delivery) => {
-                        pending.push(delivery);
-                        break;
-                    }
-                    Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), returned)) => {
-                        record = returned;
-                        match pending.next().await {
-                            Some(Ok(Ok(_))) => {}
-                            Some(_) => failures += 1,
-                            None => tokio::time::sleep(Duration::from_millis(10)).await,
-                        }
-                    }
-                    Err((error, _)) => bail!("cannot produce to {}: {error}", args.dst_topic),
+            for result in enqueue(&producer, record, &mut pending).await? {
+                if !matches!(result, Ok(Ok(_))) {
+                    failures += 1;
                 }
             }
             sent += 1;

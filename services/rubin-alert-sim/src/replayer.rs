@@ -10,7 +10,7 @@
 //! in flight are awaited before exit.
 
 use crate::cli::{Pacing, PlayStream};
-use crate::loader::{producer_config, TIME_OFFSET_HEADER};
+use crate::loader::{enqueue, producer_config, Delivery, TIME_OFFSET_HEADER};
 use crate::topics::{self, TopicSpec};
 use alert_packet::alert::replace_id;
 use alert_packet::wire::{self, HEADER_LEN};
@@ -18,7 +18,6 @@ use anyhow::{bail, Context};
 use futures::stream::{FuturesUnordered, StreamExt};
 use prometheus::{Histogram, HistogramOpts, IntCounter, IntGauge};
 use rdkafka::consumer::{Consumer, StreamConsumer};
-use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{Headers, Message};
 use rdkafka::producer::{DeliveryFuture, FutureProducer, FutureRecord};
 use rdkafka::{Offset, TopicPartitionList};
@@ -348,14 +347,16 @@ async fn run_pass(
         produce(producer, &args.dst_topic, value, &mut pending, metrics).await?;
         sent += 1;
         metrics.alerts.inc();
+        let mut retries = Vec::new();
         while let Some(Some(result)) = futures::FutureExt::now_or_never(pending.next()) {
-            settle(result, producer, &args.dst_topic, metrics, &mut pending).await?;
+            collect_failures([result], metrics, &mut retries)?;
+        }
+        for value in retries {
+            produce(producer, &args.dst_topic, &value, &mut pending, metrics).await?;
         }
         metrics.in_flight.set(pending.len() as i64);
     }
-    while let Some(result) = pending.next().await {
-        settle(result, producer, &args.dst_topic, metrics, &mut pending).await?;
-    }
+    drain(producer, &args.dst_topic, &mut pending, metrics).await?;
     metrics.in_flight.set(0);
     tracing::debug!(pass, sent, "pass finished");
     Ok(sent)
@@ -381,6 +382,9 @@ fn renumbered<'b>(value: &[u8], offset: i64, buffer: &'b mut Vec<u8>) -> Option<
     Some(buffer.as_slice())
 }
 
+/// Produces `value` to `topic`, then produces again every alert whose delivery failed
+/// (librdkafka already retried each for `message.timeout.ms`), so a transient outage delays
+/// alerts but drops none.
 async fn produce(
     producer: &FutureProducer,
     topic: &str,
@@ -388,51 +392,53 @@ async fn produce(
     pending: &mut FuturesUnordered<DeliveryFuture>,
     metrics: &Metrics,
 ) -> anyhow::Result<()> {
-    let mut record = FutureRecord::<(), [u8]>::to(topic).payload(value);
-    loop {
-        match producer.send_result(record) {
-            Ok(delivery) => {
-                pending.push(delivery);
-                return Ok(());
-            }
-            Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), returned)) => {
-                record = returned;
-                match pending.next().await {
-                    Some(result) => {
-                        if !matches!(result, Ok(Ok(_))) {
-                            metrics.produce_errors.inc();
-                        }
-                    }
-                    None => tokio::time::sleep(Duration::from_millis(10)).await,
-                }
-            }
-            Err((error, _)) => bail!("cannot produce to {topic}: {error}"),
-        }
+    let mut retries: Vec<Vec<u8>> = Vec::new();
+    let record = FutureRecord::<(), [u8]>::to(topic).payload(value);
+    let finished = enqueue(producer, record, pending).await?;
+    collect_failures(finished, metrics, &mut retries)?;
+    while let Some(value) = retries.pop() {
+        let record = FutureRecord::<(), [u8]>::to(topic).payload(&value);
+        let finished = enqueue(producer, record, pending).await?;
+        collect_failures(finished, metrics, &mut retries)?;
     }
+    Ok(())
 }
 
-/// Handles one delivery report: a failed delivery is produced again (librdkafka already
-/// retried it for `message.timeout.ms`), so a transient outage delays alerts but drops none.
-async fn settle(
-    result: Result<
-        rdkafka::producer::future_producer::OwnedDeliveryResult,
-        futures::channel::oneshot::Canceled,
-    >,
+/// Counts failed deliveries and keeps their alerts to be produced again.
+fn collect_failures(
+    finished: impl IntoIterator<Item = Delivery>,
+    metrics: &Metrics,
+    retries: &mut Vec<Vec<u8>>,
+) -> anyhow::Result<()> {
+    for result in finished {
+        match result {
+            Ok(Ok(_)) => {}
+            Ok(Err((error, message))) => {
+                metrics.produce_errors.inc();
+                tracing::warn!(%error, "delivery failed; producing the alert again");
+                retries.push(message.payload().unwrap_or_default().to_vec());
+            }
+            Err(_) => bail!("the Kafka producer went away"),
+        }
+    }
+    Ok(())
+}
+
+/// Waits for every delivery in flight, producing failed alerts again until all are delivered.
+async fn drain(
     producer: &FutureProducer,
     topic: &str,
-    metrics: &Metrics,
     pending: &mut FuturesUnordered<DeliveryFuture>,
+    metrics: &Metrics,
 ) -> anyhow::Result<()> {
-    match result {
-        Ok(Ok(_)) => Ok(()),
-        Ok(Err((error, message))) => {
-            metrics.produce_errors.inc();
-            tracing::warn!(%error, "delivery failed; producing the alert again");
-            let value = message.payload().unwrap_or_default().to_vec();
-            produce(producer, topic, &value, pending, metrics).await
+    let mut retries = Vec::new();
+    while let Some(result) = pending.next().await {
+        collect_failures([result], metrics, &mut retries)?;
+        for value in retries.drain(..) {
+            produce(producer, topic, &value, pending, metrics).await?;
         }
-        Err(_) => bail!("the Kafka producer went away"),
     }
+    Ok(())
 }
 
 #[cfg(test)]
