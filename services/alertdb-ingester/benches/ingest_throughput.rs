@@ -11,6 +11,8 @@
 //! 2. Throughput: a topic of 4 partitions pre-filled with `BENCH_ALERTS` ~112 KB alerts; the
 //!    release ingester binary, as a process, archives them into local files, then into
 //!    fake-gcs-server; alerts/s from its first to its last archived alert (from /metrics).
+//!    A third run into local files at `--gzip-level 0` (stored, no compression) shows what
+//!    everything but the compression costs.
 //! 3. Latency: alerts produced at a steady `BENCH_RATE`/s for `BENCH_SECONDS`; each one's
 //!    time from `send` to its object being readable (the file exists: local writes rename a
 //!    complete temporary file into place).
@@ -165,7 +167,13 @@ struct Ingester {
 }
 
 impl Ingester {
-    fn start(stack: &Stack, topic: &str, alerts_url: &str, gcs: bool) -> Ingester {
+    fn start(
+        stack: &Stack,
+        topic: &str,
+        alerts_url: &str,
+        gcs: bool,
+        gzip_level: Option<u32>,
+    ) -> Ingester {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
@@ -180,11 +188,12 @@ impl Ingester {
         } else {
             String::new()
         };
+        let level = gzip_level.map_or(String::new(), |l| format!("gzip_level = {l}\n"));
         std::io::Write::write_all(
             &mut config,
             format!(
                 "listen_port = {port}\nalerts_url = \"{alerts_url}\"\ntopics = [\"{topic}\"]\n\
-                 group = \"{}\"\nschema_registry_address = \"{}\"\n{store}\
+                 group = \"{}\"\nschema_registry_address = \"{}\"\n{level}{store}\
                  [kafka]\nbootstrap_servers = \"{}\"\n",
                 unique("alertdb-ingester-bench"),
                 stack.registry,
@@ -260,9 +269,10 @@ async fn throughput(
     topic: &str,
     alerts_url: &str,
     gcs: bool,
+    gzip_level: Option<u32>,
     count: u64,
 ) -> (f64, f64, f64) {
-    let ingester = Ingester::start(stack, topic, alerts_url, gcs);
+    let ingester = Ingester::start(stack, topic, alerts_url, gcs, gzip_level);
     let started = Instant::now();
     let mut first: Option<(Instant, u64)> = None;
     loop {
@@ -349,12 +359,29 @@ async fn main() {
     let url = format!("file://{}", files.display());
     let cores = std::thread::available_parallelism().map_or(2, |n| n.get()) as f64;
     let (files_rate, files_rss, files_cpu) =
-        throughput(&stack, &topic, &url, false, count as u64).await;
+        throughput(&stack, &topic, &url, false, None, count as u64).await;
     println!(
         "local files: {files_rate:.0} alerts/s = {:.3} x raw disk writes; {files_cpu:.2} CPU ms per alert \
          (all {cores} cores: {:.0} alerts/s); peak RSS {files_rss:.0} MB; load average {}",
         files_rate / disk,
         cores * 1000.0 / files_cpu,
+        load_average()
+    );
+
+    let stored = work.path().join("stored");
+    let (stored_rate, stored_rss, stored_cpu) = throughput(
+        &stack,
+        &topic,
+        &format!("file://{}", stored.display()),
+        false,
+        Some(0),
+        count as u64,
+    )
+    .await;
+    println!(
+        "local files, --gzip-level 0: {stored_rate:.0} alerts/s = {:.3} x raw disk writes; \
+         {stored_cpu:.2} CPU ms per alert; peak RSS {stored_rss:.0} MB; load average {}",
+        stored_rate / disk,
         load_average()
     );
 
@@ -371,6 +398,7 @@ async fn main() {
         &topic,
         &format!("gs://{bucket}"),
         true,
+        None,
         count as u64,
     )
     .await;
@@ -386,7 +414,7 @@ async fn main() {
     create_topic(&stack, &topic, 4).await;
     let files = work.path().join("latency");
     let url = format!("file://{}", files.display());
-    let ingester = Ingester::start(&stack, &topic, &url, false);
+    let ingester = Ingester::start(&stack, &topic, &url, false, None);
     // Let it join the group and get its partitions first.
     prefill(&stack, &topic, &alerts, 182_000_000_000_000, 4).await;
     let started = Instant::now();
