@@ -3,6 +3,7 @@
 #
 #   scripts/bench/alertdb-server.sh            # 10,000 alerts, 20 s per wrk run
 #   ALERTS=2000 DURATION=10s scripts/bench/alertdb-server.sh
+#   ROUNDS=5 DURATION=5s BASELINE_BIN=/tmp/old-alertdb-server scripts/bench/alertdb-server.sh
 #
 # 1. Writes ALERTS realistic alerts (~110 KB, latest schema, cutouts) as the ingester does
 #    (v2 layout, gzip) into .run/bench/alertdb-archive (kept between runs).
@@ -13,6 +14,9 @@
 #    rate-limit, so the Lua script paces each of 10 connections with `delay()`: closed-loop
 #    pacing, which does not correct for coordinated omission); cached schema requests/s; and the
 #    server's peak RSS (VmHWM) after all of it.
+# 4. With BASELINE_BIN=path/to/another/alertdb-server, also runs that binary on the same archive
+#    (port SERVER_PORT+2) and measures it right after the server at full load: an A/B of two
+#    builds in one run, beside the same nginx figure.
 # shellcheck source=SCRIPTDIR/../lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 
@@ -20,6 +24,7 @@ ALERTS=${ALERTS:-10000}
 DURATION=${DURATION:-20s}
 THREADS=${THREADS:-2}
 CONNECTIONS=${CONNECTIONS:-64}
+ROUNDS=${ROUNDS:-1}
 SERVER_PORT=${SERVER_PORT:-18561}
 NGINX_PORT=${NGINX_PORT:-18562}
 WORK="$RUN_DIR/bench/alertdb"
@@ -31,7 +36,9 @@ command -v nginx >/dev/null || die "nginx not found (apt-get install nginx-light
 
 log "building release binaries (once; several minutes the first time)"
 (cd "$REPO_ROOT" && cargo build --release --quiet -p alertdb-server --bin alertdb-server --example bench_archive)
-SERVER_BIN="$REPO_ROOT/target/release/alertdb-server"
+SERVER_BIN=${SERVER_BIN:-$REPO_ROOT/target/release/alertdb-server}
+BASELINE_BIN=${BASELINE_BIN:-}
+BASELINE_PORT=$((SERVER_PORT + 2))
 POPULATE_BIN="$REPO_ROOT/target/release/examples/bench_archive"
 
 if [[ ! -f $ARCHIVE/.complete ]]; then
@@ -110,6 +117,11 @@ LOG_FORMAT=text RUST_LOG=warn "$SERVER_BIN" --listen-host 127.0.0.1 --listen-por
   --alerts-url "file://$ARCHIVE" 2>"$WORK/server.log" &
 SERVER_PID=$!
 PIDS+=("$SERVER_PID")
+if [[ -n $BASELINE_BIN ]]; then
+  LOG_FORMAT=text RUST_LOG=warn "$BASELINE_BIN" --listen-host 127.0.0.1 --listen-port "$BASELINE_PORT" \
+    --alerts-url "file://$ARCHIVE" 2>"$WORK/baseline.log" &
+  PIDS+=($!)
+fi
 
 wait_http() {
   for _ in $(seq 100); do curl -sf -o /dev/null "$1" && return 0; sleep 0.1; done
@@ -118,6 +130,7 @@ wait_http() {
 SAMPLE_PATH_ID=$FIRST_ID
 wait_http "http://127.0.0.1:$SERVER_PORT/v1/health"
 wait_http "http://127.0.0.1:$NGINX_PORT/v2/schemas/$SCHEMA_ID.json"
+[[ -z $BASELINE_BIN ]] || wait_http "http://127.0.0.1:$BASELINE_PORT/v1/health"
 
 # Same bytes from both (sanity check of the comparison).
 S=${SAMPLE_PATH_ID:0:6}
@@ -140,13 +153,33 @@ to_ms() {
   awk -v v="$1" 'BEGIN { n = v + 0; if (v ~ /us$/) n /= 1000; else if (v ~ /ms$/) n *= 1; else if (v ~ /s$/) n *= 1000; printf "%.2f", n }'
 }
 
+LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
 log "warm-up"
 wrk -t1 -c8 -d3s -s "$WORK/random.lua" "http://127.0.0.1:$NGINX_PORT" -- "$FIRST_ID" "$ALERTS" nginx >/dev/null
 wrk -t1 -c8 -d3s -s "$WORK/random.lua" "http://127.0.0.1:$SERVER_PORT" -- "$FIRST_ID" "$ALERTS" server >/dev/null
+[[ -z $BASELINE_BIN ]] ||
+  wrk -t1 -c8 -d3s -s "$WORK/random.lua" "http://127.0.0.1:$BASELINE_PORT" -- "$FIRST_ID" "$ALERTS" server >/dev/null
 
-log "max throughput: $CONNECTIONS connections, $DURATION each"
-read -r NGINX_RPS NGINX_P99 < <(wrk_run nginx "http://127.0.0.1:$NGINX_PORT" -c"$CONNECTIONS" -d"$DURATION")
-read -r SERVER_RPS SERVER_P99 < <(wrk_run server "http://127.0.0.1:$SERVER_PORT" -c"$CONNECTIONS" -d"$DURATION")
+log "max throughput: $CONNECTIONS connections, $DURATION each, $ROUNDS round(s)"
+# ROUNDS > 1 alternates the targets round by round and reports medians, so that load from
+# other work on the machine, which comes and goes, weighs on each of them alike.
+NGINX_ALL=() SERVER_ALL=() BASELINE_ALL=() RATIOS=()
+for round in $(seq "$ROUNDS"); do
+  read -r NGINX_RPS NGINX_P99 < <(wrk_run nginx "http://127.0.0.1:$NGINX_PORT" -c"$CONNECTIONS" -d"$DURATION")
+  read -r SERVER_RPS SERVER_P99 < <(wrk_run server "http://127.0.0.1:$SERVER_PORT" -c"$CONNECTIONS" -d"$DURATION")
+  NGINX_ALL+=("$NGINX_RPS/$NGINX_P99") SERVER_ALL+=("$SERVER_RPS/$SERVER_P99")
+  RATIOS+=("$(awk -v s="$SERVER_RPS" -v n="$NGINX_RPS" 'BEGIN { printf "%.2f", s / n }')")
+  if [[ -n $BASELINE_BIN ]]; then
+    read -r BASELINE_RPS BASELINE_P99 < <(wrk_run server "http://127.0.0.1:$BASELINE_PORT" -c"$CONNECTIONS" -d"$DURATION")
+    BASELINE_ALL+=("$BASELINE_RPS/$BASELINE_P99")
+  fi
+  log "round $round: nginx $NGINX_RPS req/s, server $SERVER_RPS${BASELINE_BIN:+, baseline $BASELINE_RPS} (load $(cut -d' ' -f1 /proc/loadavg))"
+done
+# median "rps p99" of "rps/p99" items, by rps
+median() { printf '%s\n' "$@" | sort -t/ -k1,1g | awk -F/ '{ r[NR] = $1; p[NR] = $2 } END { m = int((NR + 1) / 2); print r[m], p[m] }'; }
+read -r NGINX_RPS NGINX_P99 < <(median "${NGINX_ALL[@]}")
+read -r SERVER_RPS SERVER_P99 < <(median "${SERVER_ALL[@]}")
+[[ -z $BASELINE_BIN ]] || read -r BASELINE_RPS BASELINE_P99 < <(median "${BASELINE_ALL[@]}")
 
 log "fixed rate: 10 connections x 1 request / 20 ms = ~500 requests/s"
 FIXED=$(wrk --latency -t2 -c10 -d"$DURATION" -s "$WORK/random.lua" "http://127.0.0.1:$SERVER_PORT" -- "$FIRST_ID" "$ALERTS" server 20)
@@ -169,13 +202,20 @@ PEAK_RSS_KB=$(awk '/VmHWM/ {print $2}' "/proc/$SERVER_PID/status")
 
 echo
 echo "alertdb-server benchmark ($(nproc) cores, $ALERTS alerts: $INFO)"
+[[ $ROUNDS == 1 ]] || echo "random alerts: median of $ROUNDS alternating rounds of $DURATION; server/nginx by round: ${RATIOS[*]}"
 printf '%-44s %12s %10s\n' "" "requests/s" "p99 ms"
 printf '%-44s %12s %10s\n' "nginx gzip_static, random alerts" "$NGINX_RPS" "$NGINX_P99"
 printf '%-44s %12s %10s\n' "alertdb-server, random alerts (gzip)" "$SERVER_RPS" "$SERVER_P99"
 awk -v s="$SERVER_RPS" -v n="$NGINX_RPS" 'BEGIN { printf "ratio server/nginx: %.2fx (target >= 0.7x)\n", s / n }'
+if [[ -n $BASELINE_BIN ]]; then
+  printf '%-44s %12s %10s\n' "baseline ($(basename "$BASELINE_BIN")), random" "$BASELINE_RPS" "$BASELINE_P99"
+  awk -v s="$BASELINE_RPS" -v n="$NGINX_RPS" 'BEGIN { printf "ratio baseline/nginx: %.2fx\n", s / n }'
+fi
 printf '%-44s %12s %10s\n' "alertdb-server at ~500 req/s (paced)" "$FIXED_RPS" "$FIXED_P99"
 printf '%-44s %12s %10s\n' "nginx at ~500 req/s (paced)" "" "$FIXED_NGINX_P99"
 printf '%-44s %12s %10s\n' "alertdb-server, cached schema" "$SCHEMA_RPS" "$SCHEMA_P99"
 printf '%-44s %12s\n' "nginx, same schema file" "$NGINX_SCHEMA_RPS"
 printf '%-44s %12s %10s\n' "alertdb-server, cached schema, gzip accepted" "$SCHEMA_GZ_RPS" "$SCHEMA_GZ_P99"
 echo "alertdb-server peak RSS: $((PEAK_RSS_KB / 1024)) MB (alert cache off; target <= 100 MB)"
+# Other work shares the machine: figures taken under load are not comparable.
+echo "load average (1, 5, 15 min): $LOAD_START at the start, $(cut -d' ' -f1-3 /proc/loadavg) at the end"

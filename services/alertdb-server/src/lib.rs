@@ -11,12 +11,14 @@
 //! - [`archive`]: reading alerts and schemas through bounded caches;
 //! - [`http`]: the routes and the mapping of errors to status codes;
 //! - [`openapi`]: the API description and docs page;
+//! - [`serve`]: HTTP on one single-threaded runtime per core;
 //! - [`metrics`]: Prometheus metrics, served with `/healthz` and `/readyz` on the same port.
 
 pub mod archive;
 pub mod http;
 pub mod metrics;
 pub mod openapi;
+pub mod serve;
 pub mod settings;
 
 pub use settings::{Cli, ServerConfig, Settings};
@@ -106,6 +108,7 @@ fn local_directory(url: &str) -> Option<std::path::PathBuf> {
 }
 
 /// Serves on `listener` until `shutdown` is cancelled, then lets requests in flight finish.
+/// Requests are served on one runtime thread per core ([`serve`]), not the caller's runtime.
 pub async fn run(
     config: ServerConfig,
     listener: TcpListener,
@@ -124,9 +127,8 @@ pub async fn run(
         prefix = config.path_prefix.as_deref().unwrap_or(""),
         "serving the alert archive"
     );
-    let served = axum::serve(listener, app.router)
-        .with_graceful_shutdown(shutdown.clone().cancelled_owned())
-        .await;
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let served = serve::serve(listener, app.router, threads, shutdown.clone()).await;
     shutdown.cancel();
     let _ = readiness.await;
     tracing::info!("stopped");

@@ -4,7 +4,9 @@ use alertdb_server::Cli;
 use anyhow::Context;
 use clap::Parser;
 
-#[tokio::main]
+// This runtime only accepts connections and watches the stores: requests are served on
+// `alertdb_server::serve`'s own threads.
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> anyhow::Result<()> {
     service_kit::telemetry::init("info");
     let cli = Cli::parse();
