@@ -25,6 +25,10 @@ FAKE_GCS_PORT=${ALERTDIST_FAKE_GCS_PORT:-4443}
 log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }
 
+# bench_row COMPONENT FIGURE MEASURED TARGET REFERENCE RATIO VERDICT: one row of the benchmark
+# report; scripts/bench/report.sh collects these tab-separated lines from every benchmark.
+bench_row() { local IFS=$'\t'; printf 'BENCH-ROW\t%s\n' "$*"; }
+
 # pid_alive FILE: true when FILE names a running process.
 pid_alive() {
   local pidfile=$1

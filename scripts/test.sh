@@ -41,5 +41,10 @@ fi
 step "start the stack"
 scripts/stack.sh start
 
+# The whole-system tests (integration-tests/tests/whole_system.rs) run the services from
+# release builds, so that the visit test's time is the optimised code's.
+step "cargo build --release (the services)"
+cargo build --release --locked -p schema-sync -p registry-proxy -p rubin-alert-sim -p alertdb-ingester -p alertdb-server
+
 step "cargo test"
 cargo test --workspace --locked --no-fail-fast

@@ -3,12 +3,19 @@ prefixed consumer group, schemas fetched from the registry by each frame's id, a
 with fastavro.
 
 community_broker.py --bootstrap HOST:PORT --username USER --topic TOPIC --group GROUP
-                    --registry URL --expect N [--timeout SECONDS]
+                    --registry URL (--expect N | --expect-file FILE) [--timeout SECONDS]
+                    [--digests FILE] [--decode-every K] [--progress FILE]
 Password from BROKER_PASSWORD. Prints a JSON summary as the last line; exits 1 unless exactly
-N alerts were read and decoded.
+N alerts were read and decoded. With --expect-file the count is not known at start (the
+producer is still running): the consumer reads on until FILE exists and holds N. With
+--digests it writes the MD5 of every message value it received, one hex digest a line,
+so a test can check that what the broker got is what the archive serves. A long run (the
+soak) decodes one message in K (--decode-every) and rewrites a JSON progress file every 10 s.
+The summary counts distinct alert ids (the alert id is the body's first field, a zigzag varint).
 """
 
 import argparse
+import hashlib
 import io
 import json
 import os
@@ -25,8 +32,13 @@ def main():
     parser = argparse.ArgumentParser()
     for flag in ("--bootstrap", "--username", "--topic", "--group", "--registry"):
         parser.add_argument(flag, required=True)
-    parser.add_argument("--expect", type=int, required=True)
+    expect = parser.add_mutually_exclusive_group(required=True)
+    expect.add_argument("--expect", type=int)
+    expect.add_argument("--expect-file")
     parser.add_argument("--timeout", type=float, default=60.0)
+    parser.add_argument("--digests")
+    parser.add_argument("--decode-every", type=int, default=1)
+    parser.add_argument("--progress")
     args = parser.parse_args()
 
     consumer = Consumer({
@@ -41,11 +53,22 @@ def main():
     })
     registry = SchemaRegistryClient({"url": args.registry})
     schemas = {}
-    decoded, ids, errors = 0, set(), []
+    received, decoded, ids, errors = 0, 0, set(), []
+    alert_ids = set()
+    next_progress = time.monotonic() + 10
+    digests = open(args.digests, "w") if args.digests else None
+    expected = args.expect
     consumer.subscribe([args.topic])
     deadline = time.monotonic() + args.timeout
-    while decoded < args.expect and time.monotonic() < deadline:
-        message = consumer.poll(1.0)
+    while time.monotonic() < deadline:
+        if expected is None:
+            expected = read_expected(args.expect_file)
+        if expected is not None and received >= expected:
+            break
+        if args.progress and time.monotonic() >= next_progress:
+            write_progress(args.progress, received, len(alert_ids), errors)
+            next_progress = time.monotonic() + 10
+        message = consumer.poll(0.5)
         if message is None:
             continue
         if message.error():
@@ -56,15 +79,53 @@ def main():
         if magic != 0:
             errors.append(f"magic byte {magic}")
             continue
+        received += 1
+        alert_ids.add(first_long(value, 5))
         if schema_id not in schemas:
             text = registry.get_schema(schema_id).schema_str
             schemas[schema_id] = fastavro.parse_schema(json.loads(text))
-        fastavro.schemaless_reader(io.BytesIO(value[5:]), schemas[schema_id])
-        decoded += 1
+        if received % args.decode_every == 0:
+            fastavro.schemaless_reader(io.BytesIO(value[5:]), schemas[schema_id])
+            decoded += 1
         ids.add(schema_id)
+        if digests:
+            digests.write(hashlib.md5(value).hexdigest() + "\n")
     consumer.close()
-    print(json.dumps({"decoded": decoded, "schema_ids": sorted(ids), "errors": errors}))
-    sys.exit(0 if decoded == args.expect and not errors else 1)
+    if digests:
+        digests.close()
+    if args.progress:
+        write_progress(args.progress, received, len(alert_ids), errors)
+    print(json.dumps({"received": received, "decoded": decoded, "expected": expected,
+                      "distinct_alert_ids": len(alert_ids), "schema_ids": sorted(ids),
+                      "errors": errors}))
+    sys.exit(0 if received == expected and not errors else 1)
+
+
+def first_long(data, at):
+    """The Avro long (zigzag varint) at offset `at`."""
+    shift, raw = 0, 0
+    while True:
+        byte = data[at]
+        raw |= (byte & 0x7F) << shift
+        at += 1
+        if byte < 0x80:
+            return (raw >> 1) ^ -(raw & 1)
+        shift += 7
+
+
+def write_progress(path, received, distinct, errors):
+    with open(path + ".tmp", "w") as file:
+        json.dump({"received": received, "distinct_alert_ids": distinct, "errors": errors}, file)
+    os.replace(path + ".tmp", path)
+
+
+def read_expected(path):
+    """The count in PATH once a writer has put it there (written whole, then renamed)."""
+    try:
+        with open(path) as file:
+            return int(file.read().strip())
+    except (FileNotFoundError, ValueError):
+        return None
 
 
 if __name__ == "__main__":

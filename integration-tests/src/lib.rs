@@ -21,6 +21,8 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 pub mod confluent_registry;
+pub mod kafka_io;
+pub mod process;
 
 /// Addresses and credentials of the running local stack.
 #[derive(Debug, Clone)]
@@ -225,6 +227,29 @@ pub fn service_binary(name: &str) -> PathBuf {
             .status()
             .unwrap_or_else(|e| panic!("cannot run cargo to build {name}: {e}"));
         assert!(status.success(), "building {name} failed");
+        built.push(name.to_owned());
+    }
+    path
+}
+
+/// The path of a workspace binary built with the release profile (`target/release/NAME`),
+/// built first if need be. For tests whose figures mean something only with optimised code
+/// (the whole-system visit test); `scripts/test.sh` builds these before the tests run.
+pub fn release_binary(name: &str) -> PathBuf {
+    static BUILT: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+    let mut built = BUILT.lock().unwrap_or_else(|e| e.into_inner());
+    let target_dir = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo_root().join("target"));
+    let path = target_dir.join("release").join(name);
+    if !built.iter().any(|b| b == name) {
+        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+        let status = Command::new(cargo)
+            .current_dir(repo_root())
+            .args(["build", "--quiet", "--release", "--bin", name, "-p", name])
+            .status()
+            .unwrap_or_else(|e| panic!("cannot run cargo to build {name}: {e}"));
+        assert!(status.success(), "building {name} (release) failed");
         built.push(name.to_owned());
     }
     path

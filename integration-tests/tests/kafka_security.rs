@@ -1,65 +1,14 @@
 //! The local Kafka broker is real: SCRAM users with read-only ACLs, mTLS, PLAINTEXT for
 //! in-cluster clients, and authorization errors that are the specific ones Kafka returns.
 
+use integration_tests::kafka_io::{consumer, produce, receive};
 use integration_tests::{unique_name, Stack};
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
-use rdkafka::consumer::{Consumer, StreamConsumer};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
-use rdkafka::producer::{FutureProducer, FutureRecord};
-use rdkafka::{ClientConfig, Message};
-use service_kit::kafka::{check_client_config, check_connection, ConnectionError, KafkaSettings};
+use rdkafka::ClientConfig;
+use service_kit::kafka::{check_client_config, check_connection, ConnectionError};
 use std::time::{Duration, Instant};
-
-async fn produce(
-    settings: &KafkaSettings,
-    topic: &str,
-    values: &[&[u8]],
-) -> Result<(), KafkaError> {
-    let producer: FutureProducer = settings
-        .client_config()
-        .unwrap()
-        .set("message.timeout.ms", "10000")
-        .create()?;
-    for value in values {
-        producer
-            .send(
-                FutureRecord::<(), [u8]>::to(topic).payload(value),
-                Duration::from_secs(10),
-            )
-            .await
-            .map_err(|(error, _)| error)?;
-    }
-    Ok(())
-}
-
-fn consumer(settings: &KafkaSettings, group: &str, topic: &str) -> StreamConsumer {
-    let consumer: StreamConsumer = settings
-        .client_config()
-        .unwrap()
-        .set("group.id", group)
-        .set("auto.offset.reset", "earliest")
-        .set("enable.auto.commit", "false")
-        .create()
-        .unwrap();
-    consumer.subscribe(&[topic]).unwrap();
-    consumer
-}
-
-/// Receives `count` payloads, or the first error.
-async fn receive(consumer: &StreamConsumer, count: usize) -> Result<Vec<Vec<u8>>, KafkaError> {
-    let mut received = Vec::new();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while received.len() < count {
-        let remaining = deadline.saturating_duration_since(Instant::now());
-        match tokio::time::timeout(remaining, consumer.recv()).await {
-            Ok(Ok(message)) => received.push(message.payload().unwrap_or_default().to_vec()),
-            Ok(Err(error)) => return Err(error),
-            Err(_) => panic!("received {} of {count} messages in 30 s", received.len()),
-        }
-    }
-    Ok(received)
-}
 
 fn error_code(error: &KafkaError) -> Option<RDKafkaErrorCode> {
     error.rdkafka_error_code()

@@ -146,3 +146,11 @@ printf '%-16s %12s %10s\n' "registry-proxy" "$proxy_rps" "$proxy_p99"
 awk -v p="$proxy_rps" -v n="$nginx_rps" 'BEGIN { printf "ratio proxy/nginx requests/s: %.1fx (target >= 3x)\n", p / n }'
 awk -v kb="$peak_rss_kb" 'BEGIN { printf "registry-proxy peak RSS: %.1f MB (target <= 50 MB)\n", kb / 1024 }'
 echo "(p99 target <= 5ms)"
+ratio=$(awk -v p="$proxy_rps" -v n="$nginx_rps" 'BEGIN { printf "%.0f", p / n }')
+rss_mb=$(awk -v kb="$peak_rss_kb" 'BEGIN { printf "%.1f", kb / 1024 }')
+bench_row registry-proxy "GET /schemas/ids/{id}, $connections connections" "$proxy_rps req/s" ">= 3x nginx" \
+  "nginx (limit_except GET) $nginx_rps req/s" "${ratio}x" "$( ((ratio >= 3)) && echo met || echo missed)"
+p99_ms=$(awk -v v="$proxy_p99" 'BEGIN { if (v ~ /us$/) { sub(/us$/, "", v); v /= 1000 } else if (v ~ /ms$/) { sub(/ms$/, "", v) } else if (v ~ /s$/) { sub(/s$/, "", v); v *= 1000 } printf "%.2f", v }')
+bench_row registry-proxy "p99 latency, $connections connections" "$p99_ms ms" "<= 5 ms" "nginx $nginx_p99" "" \
+  "$(awk -v v="$p99_ms" 'BEGIN { print (v <= 5 ? "met" : "missed") }')"
+bench_row registry-proxy "peak RSS" "$rss_mb MB" "<= 50 MB" "" "" "$(awk -v v="$rss_mb" 'BEGIN { print (v <= 50 ? "met" : "missed") }')"

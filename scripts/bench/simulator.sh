@@ -70,4 +70,13 @@ print(f"| play-stream, one unpaced pass | {play_rate:.0f} | {play_rate * size / 
 print(f"| play-stream pass duration | {pass_s:.2f} s for {alerts} alerts | | upstream Python ~475 alerts/s | {play_rate / 475:.0f}x | <= 5 s |")
 print(f"| create-stream (re-encode + produce, whole command) | {alerts / load_s:.0f} | {alerts * size / load_s / 1048576:.0f} | | | >= 5000 alerts/s |")
 print(f"| play-stream peak RSS | {rss_kb / 1024:.0f} MB | | | | <= 200 MB |")
+
+def row(*cells):  # a row of scripts/bench/report.sh's table
+    print("BENCH-ROW\t" + "\t".join(str(c) for c in cells))
+verdict = lambda ok: "met" if ok else "missed"
+row("rubin-alert-sim", f"play-stream, one unpaced pass of {alerts} alerts of {size / 1000:.0f} KB", f"{play_rate:.0f} alerts/s ({play_rate * size / 1e6:.0f} MB/s)", ">= 0.8x reference",
+    f"kafka-producer-perf-test {perf_rate:.0f} records/s", f"{play_rate / perf_rate:.2f}x", verdict(play_rate / perf_rate >= 0.8))
+row("rubin-alert-sim", f"time of a {alerts}-alert pass", f"{pass_s:.2f} s", "<= 5 s (10,000 alerts)", "upstream Python ~475 alerts/s", f"{play_rate / 475:.1f}x", verdict(pass_s * 10000 / alerts <= 5))
+row("rubin-alert-sim", "create-stream (re-encode + produce)", f"{alerts / load_s:.0f} alerts/s", ">= 5,000 alerts/s", f"kafka-producer-perf-test {perf_rate:.0f} records/s", f"{alerts / load_s / perf_rate:.2f}x", verdict(alerts / load_s >= 5000))
+row("rubin-alert-sim", "play-stream peak RSS", f"{rss_kb / 1024:.0f} MB", "<= 200 MB", "", "", verdict(rss_kb / 1024 <= 200))
 PY

@@ -179,6 +179,26 @@ fn main() -> Result<()> {
                 reencode_rate * mean as f64 / 1e9,
                 reencode_rate / their_reencode
             );
+            let decode_ratio = decode_rate / their_decode;
+            report_row(
+                &format!("decode {version}, {} ({kb:.0} KB)", shape.name),
+                &format!("{decode_rate:.0} alerts/s"),
+                ">= 10x fastavro",
+                &format!("fastavro {their_decode:.0} alerts/s"),
+                decode_ratio,
+                decode_ratio >= 10.0,
+            );
+            if version == v10 {
+                let ratio = reencode_rate / their_reencode;
+                report_row(
+                    &format!("re-encode 10.0 → 11.1, {} ({kb:.0} KB)", shape.name),
+                    &format!("{reencode_rate:.0} alerts/s"),
+                    ">= 50x fastavro",
+                    &format!("fastavro {their_reencode:.0} alerts/s"),
+                    ratio,
+                    ratio >= 50.0,
+                );
+            }
         }
     }
 
@@ -200,6 +220,16 @@ fn main() -> Result<()> {
         std::hint::black_box(alert_id(b).ok());
     });
     println!("alert id extraction: {:.1} million alerts/s", ids / 1e6);
+    println!(
+        "BENCH-ROW\talert-packet\tidentity re-encode 11.1 → 11.1 (validated bodies)\t{:.2} GB/s\t>= 1 GB/s\t\t\t{}",
+        trusted * mean / 1e9,
+        verdict(trusted * mean / 1e9 >= 1.0)
+    );
+    println!(
+        "BENCH-ROW\talert-packet\talert id extraction\t{:.0} million/s\t>= 5 million/s\t\t\t{}",
+        ids / 1e6,
+        verdict(ids >= 5e6)
+    );
 
     if let Some(stream_file) = args.get(3) {
         let path = PathBuf::from(stream_file);
@@ -230,14 +260,43 @@ fn main() -> Result<()> {
             )
             .into());
         }
+        let report = String::from_utf8_lossy(&child.stdout);
         println!(
             "streaming a {:.2} GB container file (alert ids + re-encode 10.0 → 11.1 of every alert): {}",
             size as f64 / 1e9,
-            String::from_utf8_lossy(&child.stdout).trim()
+            report.trim()
         );
+        if let Some(rss) = report
+            .split("peak RSS ")
+            .nth(1)
+            .and_then(|rest| rest.split(' ').next())
+            .and_then(|mb| mb.parse::<f64>().ok())
+        {
+            println!(
+                "BENCH-ROW\talert-packet\tpeak RSS streaming a {:.2} GB container file\t{rss:.1} MB\t<= 100 MB\t\t\t{}",
+                size as f64 / 1e9,
+                verdict(rss <= 100.0)
+            );
+        }
     }
     std::fs::remove_dir_all(&work).ok();
     Ok(())
+}
+
+fn verdict(met: bool) -> &'static str {
+    if met {
+        "met"
+    } else {
+        "missed"
+    }
+}
+
+/// A row of scripts/bench/report.sh's table (tab-separated, after the marker).
+fn report_row(figure: &str, measured: &str, target: &str, reference: &str, ratio: f64, met: bool) {
+    println!(
+        "BENCH-ROW\talert-packet\t{figure}\t{measured}\t{target}\t{reference}\t{ratio:.0}x\t{}",
+        verdict(met)
+    );
 }
 
 fn integration_root() -> PathBuf {
