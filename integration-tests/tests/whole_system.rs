@@ -594,6 +594,10 @@ async fn a_visit_reaches_the_brokers_and_the_archive_byte_identical() {
         sorted_digests(&messages),
         "the broker received exactly the archived alerts"
     );
+    Stack::get()
+        .delete_topics(&[&system.static_topic, &system.live_topic])
+        .await
+        .unwrap();
 }
 
 /// Each service is killed (SIGKILL) and restarted in turn while the simulator replays

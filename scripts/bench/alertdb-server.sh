@@ -219,3 +219,12 @@ printf '%-44s %12s %10s\n' "alertdb-server, cached schema, gzip accepted" "$SCHE
 echo "alertdb-server peak RSS: $((PEAK_RSS_KB / 1024)) MB (alert cache off; target <= 100 MB)"
 # Other work shares the machine: figures taken under load are not comparable.
 echo "load average (1, 5, 15 min): $LOAD_START at the start, $(cut -d' ' -f1-3 /proc/loadavg) at the end"
+# Rows of scripts/bench/report.sh's table.
+verdict() { awk -v v="$1" -v t="$2" -v op="$3" 'BEGIN { ok = (op == ">=") ? v >= t : v <= t; print (ok ? "met" : "missed") }'; }
+RATIO=$(awk -v s="$SERVER_RPS" -v n="$NGINX_RPS" 'BEGIN { printf "%.2f", s / n }')
+bench_row alertdb-server "random GET /v1/alerts/{id} (gzip), $CONNECTIONS connections, median of $ROUNDS" \
+  "$SERVER_RPS req/s" ">= 0.7x nginx" "nginx gzip_static $NGINX_RPS req/s" "${RATIO}x" "$(verdict "$RATIO" 0.7 ">=")"
+bench_row alertdb-server "p99 at ~500 req/s" "$FIXED_P99 ms" "<= 20 ms" "nginx $FIXED_NGINX_P99 ms" "" "$(verdict "$FIXED_P99" 20 "<=")"
+bench_row alertdb-server "cached GET /v1/schemas/{id}" "$SCHEMA_RPS req/s" ">= 30,000 req/s" "nginx $NGINX_SCHEMA_RPS req/s" \
+  "$(awk -v s="$SCHEMA_RPS" -v n="$NGINX_SCHEMA_RPS" 'BEGIN { printf "%.2fx", s / n }')" "$(verdict "$SCHEMA_RPS" 30000 ">=")"
+bench_row alertdb-server "peak RSS (alert cache off)" "$((PEAK_RSS_KB / 1024)) MB" "<= 100 MB" "" "" "$(verdict "$((PEAK_RSS_KB / 1024))" 100 "<=")"

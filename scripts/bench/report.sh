@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The system's benchmark report: runs every service benchmark and writes one table (figure,
 # target, reference measured in the same run, ratio, verdict) into docs/benchmarks.md, between
-# the "benchmark-report" markers, replacing the previous report.
+# the "benchmark-report" markers: rows of the steps run now replace that step's earlier rows,
+# rows of other steps stay with the run that measured them.
 #
 #   scripts/bench/report.sh [STEP...]
 #
@@ -39,7 +40,7 @@ run_step() {
       target/release/examples/codec_bench "$ALERT_SCHEMA_DIR" "$ALERTDIST_PYTHON" "$RUN_DIR/bench/stream-visit.avro" ;;
     simulator) scripts/bench/simulator.sh 10000 ;;
     registry-proxy) scripts/bench/registry-proxy.sh 15s 32 2 ;;
-    alertdb-server) DURATION=15s scripts/bench/alertdb-server.sh ;;
+    alertdb-server) ROUNDS=3 DURATION=8s scripts/bench/alertdb-server.sh ;;
     ingester-gzip) cargo bench -q -p alertdb-ingester --bench gzip_levels ;;
     ingester) BENCH_ALERTS=10000 cargo bench -q -p alertdb-ingester --bench ingest_throughput ;;
     visit)
@@ -53,11 +54,11 @@ for step in "${steps[@]}"; do
   log "== $step (output in ${out#"$REPO_ROOT"/}/$step.log)"
   if run_step "$step" >"$out/$step.log" 2>&1; then
     found=$(grep -c '^BENCH-ROW' "$out/$step.log" || true)
-    ((found > 0)) || printf 'BENCH-ROW\t%s\tno figures printed\t\t\t\t\tfailed\n' "$step" >>"$rows"
+    ((found > 0)) || printf 'BENCH-ROW\t%s\t%s\tno figures printed\t\t\t\t\tfailed\n' "$step" "$step" >>"$rows"
   else
-    printf 'BENCH-ROW\t%s\tthe benchmark failed (see .run/bench/report/%s.log)\t\t\t\t\tfailed\n' "$step" "$step" >>"$rows"
+    printf 'BENCH-ROW\t%s\t%s\tthe benchmark failed (see .run/bench/report/%s.log)\t\t\t\t\tfailed\n' "$step" "$step" "$step" >>"$rows"
   fi
-  grep '^BENCH-ROW' "$out/$step.log" >>"$rows" || true
+  { grep '^BENCH-ROW' "$out/$step.log" || true; } | sed "s/^BENCH-ROW\t/BENCH-ROW\t$step\t/" >>"$rows"
 done
 load_end=$(cut -d' ' -f1-3 /proc/loadavg)
 
@@ -65,19 +66,35 @@ python3 - "$rows" docs/benchmarks.md "$(date -u +%Y-%m-%d)" "$(git rev-parse --s
   "$load_start" "$load_end" "${steps[*]}" <<'PY'
 import sys
 rows_file, doc, day, commit, load_start, load_end, steps = sys.argv[1:]
-rows = [line.rstrip("\n").split("\t")[1:] for line in open(rows_file) if line.startswith("BENCH-ROW")]
-table = [
-    f"Run of {day} at commit `{commit}` (`scripts/bench/report.sh {steps}`; load average "
-    f"{load_start} at the start, {load_end} at the end). References ran in the same run.",
-    "",
-    "| component | figure | measured | target | reference (same run) | ratio | verdict |",
-    "|---|---|---|---|---|---|---|",
-]
-for cells in rows:
-    cells = (cells + [""] * 7)[:7]
-    table.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
+run = f"{day}, `{commit}`, load {load_start.split()[0]}→{load_end.split()[0]}"
+new = []
+for line in open(rows_file):
+    if line.startswith("BENCH-ROW"):
+        step, *cells = line.rstrip("\n").split("\t")[1:]
+        cells = (cells + [""] * 7)[:7]
+        new.append([step] + [c.replace("|", "\\|") for c in cells] + [run])
 begin, end = "<!-- benchmark-report:begin -->", "<!-- benchmark-report:end -->"
 text = open(doc).read()
+# Rows of steps this run did not repeat stay, with the run that measured them.
+kept = []
+if begin in text and end in text:
+    old = text[text.index(begin):text.index(end)]
+    for line in old.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split(" | ")]
+        if line.startswith("| ") and len(cells) == 9 and cells[0] not in steps.split() \
+                and cells[0] != "step" and not cells[0].startswith("---"):
+            kept.append(cells)
+order = "codec simulator registry-proxy alertdb-server ingester-gzip ingester visit".split()
+rank = lambda r: order.index(r[0]) if r[0] in order else len(order)
+rows = sorted(kept + new, key=rank)
+table = [
+    "Each row names the `scripts/bench/report.sh` step that measured it and that run (date, "
+    "commit, load average at its start and end); references ran in the same run as their row.",
+    "",
+    "| step | component | figure | measured | target | reference (same run) | ratio | verdict | run |",
+    "|---|---|---|---|---|---|---|---|---|",
+]
+table += ["| " + " | ".join(r) + " |" for r in rows]
 block = begin + "\n" + "\n".join(table) + "\n" + end
 if begin in text and end in text:
     text = text[: text.index(begin)] + block + text[text.index(end) + len(end):]

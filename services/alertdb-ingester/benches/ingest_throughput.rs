@@ -474,4 +474,57 @@ async fn main() {
         percentile(&latencies, 0.99),
         latencies.last().copied().unwrap_or(f64::NAN)
     );
+
+    // Rows of scripts/bench/report.sh's table.
+    let verdict = |met: bool| if met { "met" } else { "missed" };
+    let row = |figure: &str,
+               measured: String,
+               target: &str,
+               reference: String,
+               ratio: String,
+               met: bool| {
+        println!(
+            "BENCH-ROW\talertdb-ingester\t{figure}\t{measured}\t{target}\t{reference}\t{ratio}\t{}",
+            verdict(met)
+        );
+    };
+    let disk_ref = format!("raw file writes {disk:.0} alerts/s");
+    row(
+        &format!(
+            "archive throughput into local files, {count} alerts of {:.0} KB",
+            size as f64 / 1000.0
+        ),
+        format!("{files_rate:.0} alerts/s ({files_cpu:.2} CPU ms/alert)"),
+        ">= 2,000 alerts/s",
+        disk_ref.clone(),
+        format!("{:.3}x", files_rate / disk),
+        files_rate >= 2000.0,
+    );
+    row(
+        "archive throughput into fake-gcs-server",
+        format!("{gcs_rate:.0} alerts/s"),
+        "",
+        disk_ref,
+        format!("{:.3}x", gcs_rate / disk),
+        true,
+    );
+    let (p50, p99) = (percentile(&latencies, 0.5), percentile(&latencies, 0.99));
+    row(
+        &format!("produce → object readable at {rate} alerts/s"),
+        format!("p50 {p50:.1} ms, p99 {p99:.1} ms"),
+        "p50 <= 100 ms, p99 <= 500 ms",
+        String::new(),
+        String::new(),
+        p50 <= 100.0 && p99 <= 500.0,
+    );
+    let peak = files_rss.max(gcs_rss).max(latency_rss);
+    row(
+        "peak RSS under load",
+        format!("{peak:.0} MB"),
+        "<= 150 MB",
+        String::new(),
+        String::new(),
+        peak <= 150.0,
+    );
+    let _ = (stored_rate, stored_rss, stored_cpu);
 }
