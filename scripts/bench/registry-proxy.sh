@@ -11,6 +11,8 @@ set -euo pipefail
 
 repo="$(cd "$(dirname "$0")/../.." && pwd)"
 cd "$repo"
+# shellcheck source=SCRIPTDIR/../lib.sh
+source scripts/lib.sh  # bench_row
 duration="${1:-15s}"
 connections="${2:-32}"
 threads="${3:-2}"
