@@ -226,44 +226,38 @@ impl Stack {
 /// run a daemon or CLI as a process: exit codes, stderr, signals. Cargo releases its build
 /// lock before running tests, so building from a test is safe.
 pub fn service_binary(name: &str) -> PathBuf {
-    static BUILT: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
-    let mut built = BUILT.lock().unwrap_or_else(|e| e.into_inner());
-    let target_dir = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| repo_root().join("target"));
-    let path = target_dir.join("debug").join(name);
-    if !built.iter().any(|b| b == name) {
-        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-        let status = Command::new(cargo)
-            .current_dir(repo_root())
-            .args(["build", "--quiet", "--bin", name, "-p", name])
-            .status()
-            .unwrap_or_else(|e| panic!("cannot run cargo to build {name}: {e}"));
-        assert!(status.success(), "building {name} failed");
-        built.push(name.to_owned());
-    }
-    path
+    workspace_binary(name, false)
 }
 
 /// The path of a workspace binary built with the release profile (`target/release/NAME`),
 /// built first if need be. For tests whose figures mean something only with optimised code
 /// (the whole-system visit test); `scripts/test.sh` builds these before the tests run.
 pub fn release_binary(name: &str) -> PathBuf {
-    static BUILT: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+    workspace_binary(name, true)
+}
+
+fn workspace_binary(name: &str, release: bool) -> PathBuf {
+    static BUILT: std::sync::Mutex<Vec<(String, bool)>> = std::sync::Mutex::new(Vec::new());
     let mut built = BUILT.lock().unwrap_or_else(|e| e.into_inner());
     let target_dir = std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| repo_root().join("target"));
-    let path = target_dir.join("release").join(name);
-    if !built.iter().any(|b| b == name) {
+    let profile = if release { "release" } else { "debug" };
+    let path = target_dir.join(profile).join(name);
+    if !built.iter().any(|(b, r)| b == name && *r == release) {
         let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-        let status = Command::new(cargo)
+        let mut command = Command::new(cargo);
+        command
             .current_dir(repo_root())
-            .args(["build", "--quiet", "--release", "--bin", name, "-p", name])
+            .args(["build", "--quiet", "--bin", name, "-p", name]);
+        if release {
+            command.arg("--release");
+        }
+        let status = command
             .status()
             .unwrap_or_else(|e| panic!("cannot run cargo to build {name}: {e}"));
-        assert!(status.success(), "building {name} (release) failed");
-        built.push(name.to_owned());
+        assert!(status.success(), "building {name} ({profile}) failed");
+        built.push((name.to_owned(), release));
     }
     path
 }

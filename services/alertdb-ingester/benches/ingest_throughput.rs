@@ -526,5 +526,4 @@ async fn main() {
         String::new(),
         peak <= 150.0,
     );
-    let _ = (stored_rate, stored_rss, stored_cpu);
 }
