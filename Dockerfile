@@ -11,9 +11,11 @@ ARG DEBIAN_RELEASE=bookworm
 # ---- the release binary
 FROM rust:${RUST_VERSION}-${DEBIAN_RELEASE} AS builder
 ARG SERVICE
-# librdkafka is built from source (rdkafka's cmake-build feature) with OpenSSL.
+# librdkafka is built from source (rdkafka's cmake-build feature) with OpenSSL, and ISA-L (the
+# archive's gzip) from the source the isal-sys crate vendors, with nasm and autotools.
 RUN apt-get update \
     && apt-get install -y --no-install-recommends cmake libssl-dev pkg-config \
+       nasm autoconf automake libtool \
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY . .

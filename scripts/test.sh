@@ -41,10 +41,11 @@ fi
 step "start the stack"
 scripts/stack.sh start
 
-# The whole-system tests (integration-tests/tests/whole_system.rs) run the services from
-# release builds, so that the visit test's time is the optimised code's.
+# Everything is compiled once, with the release profile: the services the integration tests
+# start (the whole-system visit test's time is the optimised code's) and the tests themselves
+# (Cargo.toml compiles the integration-test harness unoptimised, for build time).
 step "cargo build --release (the services)"
 cargo build --release --locked -p schema-sync -p registry-proxy -p rubin-alert-sim -p alertdb-ingester -p alertdb-server
 
-step "cargo test"
-cargo test --workspace --locked --no-fail-fast
+step "cargo test --release"
+cargo test --release --workspace --locked --no-fail-fast

@@ -222,42 +222,66 @@ impl Stack {
     }
 }
 
-/// The path of a workspace binary (`target/debug/NAME`), built first if need be, so tests can
-/// run a daemon or CLI as a process: exit codes, stderr, signals. Cargo releases its build
-/// lock before running tests, so building from a test is safe.
+/// The path of a workspace binary built with the profile this test was built with
+/// (`target/debug/NAME` under `cargo test`, `target/release/NAME` under `cargo test --release`,
+/// as `scripts/test.sh` runs), built first if need be, so tests can run a daemon or CLI as a
+/// process: exit codes, stderr, signals. Cargo releases its build lock before running tests,
+/// so building from a test is safe.
 pub fn service_binary(name: &str) -> PathBuf {
-    workspace_binary(name, false)
+    let (profile_dir, profile) = test_profile();
+    workspace_binary(name, &profile_dir, &profile)
 }
 
 /// The path of a workspace binary built with the release profile (`target/release/NAME`),
 /// built first if need be. For tests whose figures mean something only with optimised code
-/// (the whole-system visit test); `scripts/test.sh` builds these before the tests run.
+/// (the whole-system visit test).
 pub fn release_binary(name: &str) -> PathBuf {
-    workspace_binary(name, true)
+    let (profile_dir, _) = test_profile();
+    let target_dir = profile_dir
+        .parent()
+        .expect("a profile directory is in the target directory");
+    workspace_binary(name, &target_dir.join("release"), "release")
 }
 
-fn workspace_binary(name: &str, release: bool) -> PathBuf {
-    static BUILT: std::sync::Mutex<Vec<(String, bool)>> = std::sync::Mutex::new(Vec::new());
+/// The directory of the profile this test executable was built with (`target/<dir>/deps/<test>`)
+/// and the profile's name (the directory `debug` is the profile `dev`).
+fn test_profile() -> (PathBuf, String) {
+    let exe = std::env::current_exe().expect("the test executable's path");
+    let profile_dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("tests run from target/<profile>/deps")
+        .to_path_buf();
+    let dir_name = profile_dir
+        .file_name()
+        .and_then(|name| name.to_str())
+        .expect("a profile directory name");
+    let profile = if dir_name == "debug" { "dev" } else { dir_name }.to_owned();
+    (profile_dir, profile)
+}
+
+fn workspace_binary(name: &str, profile_dir: &Path, profile: &str) -> PathBuf {
+    static BUILT: std::sync::Mutex<Vec<(String, String)>> = std::sync::Mutex::new(Vec::new());
     let mut built = BUILT.lock().unwrap_or_else(|e| e.into_inner());
-    let target_dir = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| repo_root().join("target"));
-    let profile = if release { "release" } else { "debug" };
-    let path = target_dir.join(profile).join(name);
-    if !built.iter().any(|(b, r)| b == name && *r == release) {
+    let path = profile_dir.join(name);
+    if !built.iter().any(|(b, p)| b == name && p == profile) {
         let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-        let mut command = Command::new(cargo);
-        command
+        let status = Command::new(cargo)
             .current_dir(repo_root())
-            .args(["build", "--quiet", "--bin", name, "-p", name]);
-        if release {
-            command.arg("--release");
-        }
-        let status = command
+            .args([
+                "build",
+                "--quiet",
+                "--bin",
+                name,
+                "-p",
+                name,
+                "--profile",
+                profile,
+            ])
             .status()
             .unwrap_or_else(|e| panic!("cannot run cargo to build {name}: {e}"));
         assert!(status.success(), "building {name} ({profile}) failed");
-        built.push((name.to_owned(), release));
+        built.push((name.to_owned(), profile.to_owned()));
     }
     path
 }

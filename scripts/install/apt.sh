@@ -6,6 +6,8 @@
 #       `cmake-build` + `ssl` (librdkafka 2.12's rdkafka_conf.c includes curl/curl.h whenever
 #       SSL is on, for OIDC; the build fails without the header); libsasl2-dev for a later
 #       `gssapi` build
+#   nasm, autoconf, automake, libtool: ISA-L (the archive's gzip), built from the source that
+#       the isal-sys crate vendors
 #   openssl: test certificates (mTLS listener); curl, jq, netcat-openbsd: scripts and smoke tests;
 #   (and the shell linter, package shellcheck, which checks these scripts in the test run)
 #   java (openjdk-17-jre-headless), mvn (maven): Kafka from Maven Central
@@ -15,6 +17,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 
 PACKAGES=(
   build-essential cmake pkg-config libssl-dev libsasl2-dev zlib1g-dev libcurl4-openssl-dev
+  nasm autoconf automake libtool
   openssl curl jq netcat-openbsd shellcheck
   wrk nginx-light time
 )
