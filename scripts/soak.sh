@@ -47,7 +47,7 @@ sim_port=${SOAK_SIM_PORT:-19100}
 bin=target/release
 
 log "soak: $passes passes of $alerts alerts every $interval s (${duration} s); work dir ${work#"$REPO_ROOT"/}"
-cargo build --release -q -p schema-sync -p registry-proxy -p rubin-alert-sim -p alertdb-ingester -p alertdb-server
+cargo build --release -q --workspace --bins
 
 started_stack=0
 if ! scripts/stack.sh status >/dev/null 2>&1; then started_stack=1; fi

@@ -51,7 +51,7 @@ wait_http() { # NAME URL
 start() {
   mkdir -p "$LOG_DIR" "$ARCHIVE"
   log "building the services (release; the first build takes several minutes)"
-  cargo build --release -q -p schema-sync -p registry-proxy -p rubin-alert-sim -p alertdb-ingester -p alertdb-server
+  cargo build --release -q --workspace --bins
   scripts/stack.sh start
   # shellcheck source=/dev/null
   source "$RUN_DIR/stack.env"

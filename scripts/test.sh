@@ -31,8 +31,10 @@ scripts/test-deploy.sh
 step "cargo fmt --check"
 cargo fmt --all -- --check
 
+# --release: the C libraries that build scripts compile (librdkafka, aws-lc, ISA-L, ...) are
+# built once, for this and for the release build below, instead of once per profile.
 step "cargo clippy"
-cargo clippy --workspace --all-targets --locked -- -D warnings
+cargo clippy --release --workspace --all-targets --locked -- -D warnings
 
 if ! scripts/kafka/kafka.sh status >/dev/null 2>&1 || ! scripts/registry/registry.sh status >/dev/null 2>&1 \
    || ! scripts/gcs/fake-gcs.sh status >/dev/null 2>&1; then
@@ -44,8 +46,10 @@ scripts/stack.sh start
 # Everything is compiled once, with the release profile: the services the integration tests
 # start (the whole-system visit test's time is the optimised code's) and the tests themselves
 # (Cargo.toml compiles the integration-test harness unoptimised, for build time).
+# The binaries are built as the tests build them (integration-tests' `workspace_binary`):
+# the same package selection gives the same dependency features, so nothing is rebuilt.
 step "cargo build --release (the services)"
-cargo build --release --locked -p schema-sync -p registry-proxy -p rubin-alert-sim -p alertdb-ingester -p alertdb-server
+cargo build --release --locked --workspace --bins
 
 step "cargo test --release"
 cargo test --release --workspace --locked --no-fail-fast

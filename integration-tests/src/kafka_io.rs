@@ -1,10 +1,11 @@
 //! Small Kafka clients for tests: produce a few values, consume a topic in a group, and
 //! surface the broker's own errors (authorization failures above all) to the caller.
 
-use rdkafka::consumer::{Consumer, StreamConsumer};
+use rdkafka::consumer::{BaseConsumer, Consumer, StreamConsumer};
 use rdkafka::error::KafkaError;
+use rdkafka::message::BorrowedMessage;
 use rdkafka::producer::{FutureProducer, FutureRecord};
-use rdkafka::Message;
+use rdkafka::{Message, Offset, TopicPartitionList};
 use service_kit::kafka::KafkaSettings;
 use std::time::{Duration, Instant};
 
@@ -58,4 +59,49 @@ pub async fn receive(consumer: &StreamConsumer, count: usize) -> Result<Vec<Vec<
         }
     }
     Ok(received)
+}
+
+/// Calls `f` with every message of `topic`, partition by partition, from the low to the high
+/// watermark at the time of the call (no group offsets are used or committed).
+pub fn for_each_message(
+    settings: &KafkaSettings,
+    topic: &str,
+    mut f: impl FnMut(&BorrowedMessage<'_>),
+) {
+    let consumer: BaseConsumer = settings
+        .client_config()
+        .expect("Kafka client settings")
+        .set("group.id", crate::unique_name("reader"))
+        .set("enable.auto.commit", "false")
+        .create()
+        .expect("a Kafka consumer");
+    let metadata = consumer
+        .fetch_metadata(Some(topic), Duration::from_secs(10))
+        .unwrap_or_else(|e| panic!("metadata of {topic}: {e}"));
+    for partition in metadata.topics()[0].partitions() {
+        let (low, high) = consumer
+            .fetch_watermarks(topic, partition.id(), Duration::from_secs(10))
+            .unwrap_or_else(|e| panic!("watermarks of {topic}/{}: {e}", partition.id()));
+        if high == low {
+            continue;
+        }
+        let mut assignment = TopicPartitionList::new();
+        assignment
+            .add_partition_offset(topic, partition.id(), Offset::Offset(low))
+            .expect("a valid assignment");
+        consumer.assign(&assignment).expect("assigning a partition");
+        let deadline = Instant::now() + Duration::from_secs(120);
+        let mut next = low;
+        while next < high {
+            assert!(
+                Instant::now() < deadline,
+                "reading {topic} timed out at offset {next}"
+            );
+            if let Some(message) = consumer.poll(Duration::from_millis(500)) {
+                let message = message.unwrap_or_else(|e| panic!("reading {topic}: {e}"));
+                f(&message);
+                next = message.offset() + 1;
+            }
+        }
+    }
 }

@@ -260,30 +260,28 @@ fn test_profile() -> (PathBuf, String) {
     (profile_dir, profile)
 }
 
+/// Builds every binary of the workspace with `profile` once per test process, exactly as
+/// `scripts/test.sh` does before the tests (`cargo build --workspace --bins`): building one
+/// package alone would resolve its dependencies' features differently, recompile them and
+/// replace the binary the script built.
 fn workspace_binary(name: &str, profile_dir: &Path, profile: &str) -> PathBuf {
-    static BUILT: std::sync::Mutex<Vec<(String, String)>> = std::sync::Mutex::new(Vec::new());
+    static BUILT: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
     let mut built = BUILT.lock().unwrap_or_else(|e| e.into_inner());
-    let path = profile_dir.join(name);
-    if !built.iter().any(|(b, p)| b == name && p == profile) {
+    if !built.iter().any(|p| p == profile) {
         let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
         let status = Command::new(cargo)
             .current_dir(repo_root())
-            .args([
-                "build",
-                "--quiet",
-                "--bin",
-                name,
-                "-p",
-                name,
-                "--profile",
-                profile,
-            ])
+            .args(["build", "--quiet", "--locked", "--workspace", "--bins"])
+            .args(["--profile", profile])
             .status()
-            .unwrap_or_else(|e| panic!("cannot run cargo to build {name}: {e}"));
-        assert!(status.success(), "building {name} ({profile}) failed");
-        built.push((name.to_owned(), profile.to_owned()));
+            .unwrap_or_else(|e| panic!("cannot run cargo to build the services: {e}"));
+        assert!(
+            status.success(),
+            "building the workspace's binaries ({profile}) failed"
+        );
+        built.push(profile.to_owned());
     }
-    path
+    profile_dir.join(name)
 }
 
 /// `prefix-<8 random hex digits>`: a topic, group, user or bucket name no other test uses.

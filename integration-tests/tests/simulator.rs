@@ -6,16 +6,14 @@ use alert_packet::container::{Codec, ContainerReader};
 use alert_packet::generate::{write_visit, AlertGenerator, GeneratorConfig, VisitSpec};
 use alert_packet::tree::{locate_with_python, SchemaTree};
 use alert_packet::wire;
-use integration_tests::{service_binary, unique_name, Stack};
+use integration_tests::{kafka_io, service_binary, unique_name, Stack};
 use rdkafka::admin::{AdminClient, AdminOptions, ResourceSpecifier};
 use rdkafka::client::DefaultClientContext;
-use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::{Headers, Message};
-use rdkafka::{Offset, TopicPartitionList};
 use rubin_alert_sim::cli::{Cli, Command as SimCommand};
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
 const ALERTS: usize = 1000;
@@ -163,50 +161,18 @@ fn cli(args: &[&str]) -> Cli {
     .unwrap()
 }
 
-/// Every message of a topic, in partition order, with its headers.
+/// Every message of a topic, in partition order, with its `alertsim-time-offset` header.
 fn read_topic(topic: &str) -> Vec<(Vec<u8>, Option<String>)> {
-    let stack = Stack::get();
-    let consumer: BaseConsumer = stack
-        .kafka_plaintext()
-        .client_config()
-        .unwrap()
-        .set("group.id", unique_name("reader"))
-        .set("enable.auto.commit", "false")
-        .create()
-        .unwrap();
-    let metadata = consumer
-        .fetch_metadata(Some(topic), Duration::from_secs(10))
-        .unwrap();
     let mut out = Vec::new();
-    for partition in metadata.topics()[0].partitions() {
-        let (low, high) = consumer
-            .fetch_watermarks(topic, partition.id(), Duration::from_secs(10))
-            .unwrap();
-        if high == low {
-            continue;
-        }
-        let mut assignment = TopicPartitionList::new();
-        assignment
-            .add_partition_offset(topic, partition.id(), Offset::Beginning)
-            .unwrap();
-        consumer.assign(&assignment).unwrap();
-        let deadline = Instant::now() + Duration::from_secs(60);
-        let mut next = low;
-        while next < high {
-            assert!(Instant::now() < deadline, "reading {topic}");
-            if let Some(message) = consumer.poll(Duration::from_millis(500)) {
-                let message = message.unwrap();
-                let header = message.headers().and_then(|h| {
-                    h.iter()
-                        .find(|h| h.key == "alertsim-time-offset")
-                        .and_then(|h| h.value)
-                        .map(|v| String::from_utf8_lossy(v).into_owned())
-                });
-                out.push((message.payload().unwrap_or_default().to_vec(), header));
-                next = message.offset() + 1;
-            }
-        }
-    }
+    kafka_io::for_each_message(&Stack::get().kafka_plaintext(), topic, |message| {
+        let header = message.headers().and_then(|h| {
+            h.iter()
+                .find(|h| h.key == "alertsim-time-offset")
+                .and_then(|h| h.value)
+                .map(|v| String::from_utf8_lossy(v).into_owned())
+        });
+        out.push((message.payload().unwrap_or_default().to_vec(), header));
+    });
     out
 }
 

@@ -12,13 +12,12 @@ use alert_packet::container::Codec;
 use alert_packet::generate::{write_visit, AlertGenerator, GeneratorConfig, VisitSpec};
 use alert_packet::wire::unframe;
 use futures::StreamExt;
-use integration_tests::kafka_io::{consumer, produce, receive};
+use integration_tests::kafka_io::{self, consumer, produce, receive};
 use integration_tests::process::{free_port, metric_sum, wait_http, Daemon};
 use integration_tests::{release_binary, unique_name, Stack};
 use md5::{Digest, Md5};
-use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::error::RDKafkaErrorCode;
-use rdkafka::{Message, Offset, TopicPartitionList};
+use rdkafka::Message;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -314,10 +313,15 @@ impl System {
     /// Every message of the live topic: (alert id, MD5 of the value).
     fn live_messages(&self) -> Vec<(i64, String)> {
         let mut out = Vec::new();
-        for_each_message(&self.live_topic, |value| {
-            let frame = unframe(value).expect("a framed alert in the live topic");
-            out.push((alert_id(frame.body).expect("alert id"), md5_hex(value)));
-        });
+        kafka_io::for_each_message(
+            &Stack::get().kafka_plaintext(),
+            &self.live_topic,
+            |message| {
+                let value = message.payload().unwrap_or_default();
+                let frame = unframe(value).expect("a framed alert in the live topic");
+                out.push((alert_id(frame.body).expect("alert id"), md5_hex(value)));
+            },
+        );
         out
     }
 
@@ -450,46 +454,6 @@ fn run_ok(binary: &str, args: &[String], logs: &Path) {
         args.join(" "),
         std::fs::read_to_string(logs.join(format!("{binary}.log"))).unwrap_or_default()
     );
-}
-
-/// Calls `f` with every message value of `topic`, partition by partition, up to the high
-/// watermarks at the time of the call.
-fn for_each_message(topic: &str, mut f: impl FnMut(&[u8])) {
-    let stack = Stack::get();
-    let consumer: BaseConsumer = stack
-        .kafka_plaintext()
-        .client_config()
-        .unwrap()
-        .set("group.id", unique_name("reader"))
-        .set("enable.auto.commit", "false")
-        .create()
-        .unwrap();
-    let metadata = consumer
-        .fetch_metadata(Some(topic), Duration::from_secs(10))
-        .unwrap();
-    for partition in metadata.topics()[0].partitions() {
-        let (low, high) = consumer
-            .fetch_watermarks(topic, partition.id(), Duration::from_secs(10))
-            .unwrap();
-        if high == low {
-            continue;
-        }
-        let mut assignment = TopicPartitionList::new();
-        assignment
-            .add_partition_offset(topic, partition.id(), Offset::Offset(low))
-            .unwrap();
-        consumer.assign(&assignment).unwrap();
-        let deadline = Instant::now() + Duration::from_secs(120);
-        let mut next = low;
-        while next < high {
-            assert!(Instant::now() < deadline, "reading {topic}");
-            if let Some(message) = consumer.poll(Duration::from_millis(500)) {
-                let message = message.unwrap();
-                f(message.payload().unwrap_or_default());
-                next = message.offset() + 1;
-            }
-        }
-    }
 }
 
 /// The community broker's summary line, and the digests it wrote.

@@ -76,7 +76,7 @@ id="$(cat "$work/id")"
 echo "schema id $id under subject $subject ($(curl -fsS "$registry/schemas/ids/$id" | wc -c) bytes)"
 
 echo "building registry-proxy (release)..."
-cargo build --release --quiet -p registry-proxy
+cargo build --release --quiet --workspace --bins
 proxy_port="$(free_port)"
 LOG_FORMAT=text RUST_LOG=warn target/release/registry-proxy \
   --upstream-url "$registry" --listen-host 127.0.0.1 --listen-port "$proxy_port" \

@@ -18,7 +18,7 @@ source "$RUN_DIR/stack.env"
 export ALERT_SCHEMA_DIR
 ALERT_SCHEMA_DIR=$(scripts/install/schema-dir.sh)
 
-cargo build --release -q -p rubin-alert-sim
+cargo build --release -q --workspace --bins
 sim=target/release/rubin-alert-sim
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
