@@ -136,16 +136,16 @@ impl AlertGenerator {
     }
 
     fn scalar_double(&mut self, name: &str, c: &AlertContext) -> f64 {
-        let lower = name.to_ascii_lowercase();
-        if lower.contains("mjd") || lower.contains("midpoint") || lower.ends_with("tai") {
+        let has = |part: &str| contains_ignore_ascii_case(name, part);
+        if has("mjd") || has("midpoint") || ends_with_ignore_ascii_case(name, "tai") {
             c.mjd
-        } else if lower == "ra" {
+        } else if name.eq_ignore_ascii_case("ra") {
             c.ra + self.rng.normal() * 1e-5
-        } else if lower == "dec" || lower == "decl" {
+        } else if name.eq_ignore_ascii_case("dec") || name.eq_ignore_ascii_case("decl") {
             c.dec + self.rng.normal() * 1e-5
-        } else if lower.contains("err") || lower.contains("sigma") {
+        } else if has("err") || has("sigma") {
             self.rng.unit() * 5.0 + 0.1
-        } else if lower.contains("flux") {
+        } else if has("flux") {
             self.rng.normal() * 2000.0 + 500.0
         } else {
             self.rng.normal() * 100.0
@@ -180,7 +180,7 @@ impl AlertGenerator {
             Node::Float => Value::Float(self.scalar_double(name, c) as f32),
             Node::Double => Value::Double(self.scalar_double(name, c)),
             Node::String => Value::String(match name {
-                n if n.to_ascii_lowercase().contains("band") || n == "filterName" => {
+                n if contains_ignore_ascii_case(n, "band") || n == "filterName" => {
                     BANDS[self.rng.below(6) as usize].to_owned()
                 }
                 _ => format!("{name}-{}", self.rng.below(100)),
@@ -222,7 +222,6 @@ impl AlertGenerator {
                     .pipe(Value::Array)
             }
             Node::Union(branches) => {
-                let branches = branches.clone();
                 let null = branches
                     .iter()
                     .position(|b| matches!(schema.node(*b), Node::Null));
@@ -250,21 +249,13 @@ impl AlertGenerator {
                     (_, None, None) => Value::Null,
                 }
             }
-            Node::Record(record) => {
-                let fields: Vec<(String, NodeId)> = record
+            Node::Record(record) => Value::Record(
+                record
                     .fields
                     .iter()
-                    .map(|f| (f.name.clone(), f.schema))
-                    .collect();
-                Value::Record(
-                    fields
-                        .into_iter()
-                        .map(|(field_name, field_id)| {
-                            self.node(schema, field_id, &field_name, c, depth + 1)
-                        })
-                        .collect(),
-                )
-            }
+                    .map(|field| self.node(schema, field.schema, &field.name, c, depth + 1))
+                    .collect(),
+            ),
         }
     }
 
@@ -391,6 +382,21 @@ pub fn write_visit<W: Write>(
             body_bytes,
         },
     ))
+}
+
+/// `haystack` contains `needle` (ASCII letters compared without case), without allocating:
+/// the generator asks this of every field of every record.
+fn contains_ignore_ascii_case(haystack: &str, needle: &str) -> bool {
+    haystack
+        .as_bytes()
+        .windows(needle.len())
+        .any(|window| window.eq_ignore_ascii_case(needle.as_bytes()))
+}
+
+fn ends_with_ignore_ascii_case(haystack: &str, suffix: &str) -> bool {
+    haystack.len() >= suffix.len()
+        && haystack.as_bytes()[haystack.len() - suffix.len()..]
+            .eq_ignore_ascii_case(suffix.as_bytes())
 }
 
 #[cfg(test)]
