@@ -18,8 +18,8 @@ The summary counts distinct alert ids (the alert id is the body's first field, a
 """
 
 import argparse
-import hashlib
 import collections
+import hashlib
 import io
 import json
 import multiprocessing

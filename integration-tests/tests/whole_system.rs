@@ -308,8 +308,8 @@ impl System {
             .stdout(std::process::Stdio::piped())
             .stderr(log_file(&self.logs, "community-broker"));
         match expect {
-            // The whole visit, read after the timed part: decoding on both cores halves the
-            // ~100 s that fastavro needs for 10,000 alerts on one.
+            // The whole visit, read after the timed part: on one core the broker took 132 s
+            // for 10,000 alerts, nearly all of it fastavro; two workers use both cores.
             Expect::Count(count) => command
                 .args(["--expect", &count.to_string()])
                 .args(["--decode-workers", "2"]),

@@ -120,7 +120,7 @@ pub fn schema_candidates(schema_id: u32) -> [Path; 2] {
 ///
 /// Level 1, the archive's default, is ISA-L's igzip; the other levels are libdeflate. Measured
 /// in `alertdb-ingester`'s `gzip_levels` bench on ~112 KB alerts: igzip's level 1 is ~3× as
-/// fast as libdeflate's for ~1% more bytes, and libdeflate's level 1 is as fast as zlib's
+/// fast as libdeflate's for ~2% more bytes, and libdeflate's level 1 is as fast as zlib's
 /// level 1 with ~14% fewer bytes. Past level 1 matches save little on alerts (most of the gain
 /// is the Huffman coding of the cutouts' and the histories' bytes), so levels 2–9 are for an
 /// operator who pays for storage more than for CPU.
