@@ -13,6 +13,8 @@
 //! Gzip output here is deterministic (no timestamp, no file name), so writing an alert twice,
 //! as at-least-once delivery does, gives the same bytes.
 
+mod igzip;
+
 use libdeflater::{CompressionLvl, Compressor};
 use object_storage::object_store::path::Path;
 use std::fmt;
@@ -146,21 +148,7 @@ pub enum Deflater {
 /// `level`, or (igzip) it failed. [`gzip`] picks the implementation; this is for measuring them.
 pub fn gzip_with(deflater: Deflater, data: &[u8], level: u32) -> Option<Vec<u8>> {
     match deflater {
-        Deflater::Igzip => {
-            let level = match level {
-                0 => isal::CompressionLevel::Zero,
-                1 => isal::CompressionLevel::One,
-                3 => isal::CompressionLevel::Three,
-                _ => return None,
-            };
-            // Stored blocks cost 5 bytes a 64 KiB block and the gzip wrapper 18, so incompressible
-            // input fits with room to spare; if it still did not fit, igzip reports an overflow
-            // and the caller falls back to libdeflate rather than losing the alert.
-            let mut out = vec![0u8; data.len() + data.len() / 64 + 1024];
-            let written = isal::compress_into(data, &mut out, level, isal::Codec::Gzip).ok()?;
-            out.truncate(written);
-            Some(out)
-        }
+        Deflater::Igzip => igzip::gzip(data, igzip::Level::from_gzip_level(level)?),
         Deflater::Libdeflate => {
             let level = level.min(9);
             let mut compressor = take_compressor(level);

@@ -4,6 +4,9 @@
 //! at level 1 and libdeflate at the others) are measured beside flate2 with the zlib-rs backend
 //! (zlib's algorithm; the archive's first implementation), all with the same fixed header.
 //!
+//! A last table runs igzip on two threads at once, as the ingester does, with and without
+//! reusing its stream between calls.
+//!
 //! Run: `cargo bench -p alertdb-ingester --bench gzip_levels` (needs the schema tree:
 //! `ALERT_SCHEMA_DIR=$(scripts/install/schema-dir.sh)`). The reference is a plain copy of the
 //! same bytes in the same run. Each row is the fastest of `BENCH_ROUNDS` (default 3) rounds,
@@ -149,6 +152,67 @@ fn main() {
             raw as f64 / seconds / 1e6,
             out as f64 / raw as f64,
             out as f64 / alerts as f64 / 1000.0
+        );
+    }
+    two_threads(&messages, rounds);
+}
+
+/// igzip level 1 on two threads at once, as the ingester runs it (one compression per core):
+/// `isal-rs`'s `compress_into`, which sets up a new stream and zero-fills a new work buffer on
+/// every call, against the archive's, which reuses them. Same bytes out (checked).
+fn two_threads(messages: &[Vec<u8>], rounds: usize) {
+    fn fresh_stream(data: &[u8]) -> Vec<u8> {
+        let mut out = vec![0u8; data.len() + data.len() / 64 + 1024];
+        let written = isal::compress_into(
+            data,
+            &mut out,
+            isal::CompressionLevel::One,
+            isal::Codec::Gzip,
+        )
+        .expect("igzip level 1");
+        out.truncate(written);
+        out
+    }
+    fn reused_stream(data: &[u8]) -> Vec<u8> {
+        alert_archive::gzip(data, 1)
+    }
+    assert_eq!(fresh_stream(&messages[0]), reused_stream(&messages[0]));
+    println!("| igzip level 1, two threads at once | alerts per CPU-second (each round: thread 1, thread 2) |");
+    println!("|---|---|");
+    type Whole = fn(&[u8]) -> Vec<u8>;
+    let variants: [(&str, Whole); 2] = [
+        ("isal-rs compress_into (new stream per call)", fresh_stream),
+        ("alert_archive::gzip (reused stream)", reused_stream),
+    ];
+    let mut results: [Vec<f64>; 2] = [Vec::new(), Vec::new()];
+    for _ in 0..rounds {
+        for (i, (_, gzip)) in variants.iter().enumerate() {
+            let gzip = *gzip;
+            std::thread::scope(|scope| {
+                let threads: Vec<_> = (0..2)
+                    .map(|_| {
+                        scope.spawn(move || {
+                            let started = cpu_seconds();
+                            let out: usize = messages.iter().map(|m| gzip(m).len()).sum();
+                            std::hint::black_box(out);
+                            messages.len() as f64 / (cpu_seconds() - started)
+                        })
+                    })
+                    .collect();
+                for thread in threads {
+                    results[i].push(thread.join().expect("thread"));
+                }
+            });
+        }
+    }
+    for ((name, _), rates) in variants.iter().zip(&results) {
+        let mut sorted = rates.clone();
+        sorted.sort_by(f64::total_cmp);
+        let each: Vec<String> = rates.iter().map(|r| format!("{r:.0}")).collect();
+        println!(
+            "| {name} | median {:.0} ({}) |",
+            sorted[sorted.len() / 2],
+            each.join(", ")
         );
     }
 }

@@ -8,8 +8,8 @@ use std::process::ExitCode;
 fn main() -> ExitCode {
     let cli = Cli::parse();
     service_kit::telemetry::init(cli.log_level());
-    // Few blocking threads: gzip and local-file writes run there, and every extra thread
-    // brings its own malloc arena (resident memory) without adding cores.
+    // Few blocking threads: local-file writes run there (gzip runs on the workers), and every
+    // extra thread brings its own malloc arena (resident memory) without adding cores.
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .max_blocking_threads(16)
