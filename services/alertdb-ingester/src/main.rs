@@ -8,11 +8,13 @@ use std::process::ExitCode;
 fn main() -> ExitCode {
     let cli = Cli::parse();
     service_kit::telemetry::init(cli.log_level());
-    // Few blocking threads: local-file writes run there (gzip runs on the workers), and every
-    // extra thread brings its own malloc arena (resident memory) without adding cores.
+    // Few blocking threads: only local-file writes run there (gzip runs on the workers), and
+    // every extra thread brings its own malloc arena (resident memory) and more context
+    // switches without adding cores. 4 against 16: faster in 4 alternating runs of 4 (the
+    // median 1.04x; docs/benchmarks.md).
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
-        .max_blocking_threads(16)
+        .max_blocking_threads(4)
         .build()
     {
         Ok(runtime) => runtime,
