@@ -20,6 +20,7 @@
 //!    complete temporary file into place).
 //! 4. Peak RSS of the ingester process (VmHWM) in each run.
 //!
+//! `BENCH_FSYNC=1` runs the ingester with `fsync_local_files` (every local write flushed).
 //! `BENCH_BASELINE_BIN=/path/to/another/alertdb-ingester` compares two builds instead: the
 //! runs into local files alternate between them, and the medians and their ratio are printed.
 //!
@@ -239,6 +240,8 @@ impl Ingester {
                 "[store]\ngcs_service_account_path = \"{}\"\n",
                 stack.gcs_account
             )
+        } else if std::env::var_os("BENCH_FSYNC").is_some() {
+            "[store]\nfsync_local_files = true\n".to_owned()
         } else {
             String::new()
         };

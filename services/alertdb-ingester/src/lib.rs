@@ -71,6 +71,7 @@ pub async fn run(
         layout = %config.layout,
         registry = %config.registry_url,
         gzip_level = config.gzip_level,
+        fsync_local_files = config.store.fsync_local_files,
         "archiving"
     );
     let router: axum::Router = ops.router();

@@ -161,6 +161,10 @@ pub struct Cli {
     /// GCS service-account JSON file [default: application default credentials].
     #[arg(long, value_name = "FILE")]
     pub gcs_service_account_path: Option<PathBuf>,
+    /// file:// stores: fsync every object and its directory before its offset can be
+    /// committed (survives an OS crash or power cut; costs a disk flush per alert).
+    #[arg(long)]
+    pub fsync_local_files: bool,
     /// Archive key layout: v2 or v1 [default: v2].
     #[arg(long)]
     pub layout: Option<String>,
@@ -244,6 +248,10 @@ impl Cli {
             .set(
                 "store.gcs_service_account_path",
                 path_string(&self.gcs_service_account_path),
+            )
+            .set(
+                "store.fsync_local_files",
+                self.fsync_local_files.then_some(true),
             )
             .set("layout", self.layout.clone())
             .set("kafka.bootstrap_servers", self.kafka_host.clone())
@@ -551,6 +559,21 @@ mod tests {
             Some("alerts-simulated.dlq")
         );
         assert_eq!(config.kafka.security_protocol, SecurityProtocol::Plaintext);
+        assert!(!config.store.fsync_local_files);
+    }
+
+    #[test]
+    fn fsync_of_local_files_is_a_flag_or_a_store_setting() {
+        assert!(
+            config(&["--fsync-local-files"])
+                .unwrap()
+                .store
+                .fsync_local_files
+        );
+        let mut file = tempfile::Builder::new().suffix(".toml").tempfile().unwrap();
+        std::io::Write::write_all(&mut file, b"[store]\nfsync_local_files = true\n").unwrap();
+        let path = file.path().to_str().unwrap();
+        assert!(config(&["--config", path]).unwrap().store.fsync_local_files);
     }
 
     #[test]
