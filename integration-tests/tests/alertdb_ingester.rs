@@ -335,7 +335,11 @@ async fn every_alert_of_two_topics_is_archived_byte_exact_with_each_schema_once(
         &format!("gs://{bucket}"),
         &file_url(schemas_dir.path()),
     );
-    s.store = gcs_options(&stack.gcs_service_account);
+    // The schemas' local store flushes each write (the option touches only file:// stores).
+    s.store = object_storage::StoreOptions {
+        fsync_local_files: true,
+        ..gcs_options(&stack.gcs_service_account)
+    };
     let running = start(s.validate().unwrap()).await;
     let alerts_store = object_storage::open(
         &format!("gs://{bucket}"),
