@@ -127,12 +127,13 @@ pub struct Archiver {
     /// Held while a schema is fetched and stored, so the alerts in flight when a new schema
     /// id first appears (up to `max_in_flight`) ask the registry once, not once each.
     schema_gate: tokio::sync::Mutex<()>,
-    /// Compressions at once: one per core. They run on the runtime's worker threads, ~0.3 ms
-    /// each, rather than through `spawn_blocking`, whose hand-offs cost more CPU than they
-    /// saved (measured 1.12x the throughput, `BENCH_BASELINE_BIN` in the ingest_throughput
-    /// bench); other tasks wait at most one compression. More at once only adds threads, each
-    /// with its own malloc arena and compressor state (measured: 64 concurrent gzips took RSS
-    /// from ~250 MB to ~850 MB without being faster).
+    /// Compressions at once: one per core. They run on the runtime's worker threads (~0.3 ms
+    /// an alert at the default level 1, up to ~5 ms at level 9) rather than through
+    /// `spawn_blocking`, whose hand-offs cost more CPU than they saved (measured 1.12x the
+    /// throughput, `BENCH_BASELINE_BIN` in the ingest_throughput bench); other tasks (the
+    /// consumer loop, /metrics, /readyz) wait at most one compression. More at once only adds
+    /// threads, each with its own malloc arena and compressor state (measured: 64 concurrent
+    /// gzips took RSS from ~250 MB to ~850 MB without being faster).
     compressors: tokio::sync::Semaphore,
     metrics: Metrics,
     registry_health: Health,
