@@ -446,8 +446,9 @@ async fn main() {
         load_average()
     );
 
-    // Beside the stack's own data (.run/). Nothing is deleted until the end: ext4 skips
-    // inodes freed in the last minutes when it allocates new ones, one by one, so creating
+    // Beside the stack's own data (.run/). Nothing is deleted until the end: ext4 without a
+    // journal (as here) skips inodes freed in the last minutes when it allocates new ones,
+    // one by one, so creating
     // files where thousands were just deleted cost ~0.5 CPU ms a file here instead of ~0.06
     // (measured with 5,000 files of 110 KB), which measures the file system's bookkeeping
     // rather than the ingester (an archive never deletes). The raw-write reference shows it
@@ -469,7 +470,7 @@ async fn main() {
     let cores = std::thread::available_parallelism().map_or(2, |n| n.get()) as f64;
     // Several runs over the same topic (a new group and directory each), reported one by one
     // and by their median: on this shared VM the same run's CPU cost per alert has varied by
-    // ±25% from one minute to the next, more than any change measured here.
+    // up to half from one minute to the next, more than any change measured here.
     let mut files_runs: Vec<(f64, f64, f64)> = Vec::new();
     let mut baseline_runs: Vec<f64> = Vec::new();
     for run in 1..=runs {
