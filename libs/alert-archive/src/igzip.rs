@@ -11,8 +11,8 @@
 //! the one `set_len` after it reports how much it wrote.
 #![allow(unsafe_code)]
 
+use crate::IdlePool;
 use isal_sys::igzip_lib as ffi;
-use std::sync::Mutex;
 
 /// The levels igzip offers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -125,32 +125,18 @@ impl Stream {
     }
 }
 
-/// Idle streams, reused across calls and threads; bounded so a burst of concurrent callers
-/// cannot pin memory for good (a level 1 stream is ~360 KB).
-static IDLE_STREAMS: Mutex<Vec<Stream>> = Mutex::new(Vec::new());
-const MAX_IDLE_STREAMS: usize = 8;
+/// Idle streams, reused across calls and threads (a level 1 stream is ~360 KB).
+static IDLE_STREAMS: IdlePool<Stream> = IdlePool::new();
 
 /// Gzip of `data` at `level`, or `None` if igzip failed (the caller falls back).
 pub(crate) fn gzip(data: &[u8], level: Level) -> Option<Vec<u8>> {
-    let mut stream = {
-        let mut idle = IDLE_STREAMS.lock().unwrap_or_else(|e| e.into_inner());
-        match idle.iter().position(|s| s.level == level) {
-            Some(at) => idle.swap_remove(at),
-            None => {
-                drop(idle);
-                Stream::new(level)
-            }
-        }
-    };
+    let key = level.number();
+    let mut stream = IDLE_STREAMS.take(key, || Stream::new(level));
     // Stored blocks cost 5 bytes a 64 KiB block and the gzip wrapper 18, so incompressible
     // input fits with room to spare; if it still did not fit, igzip reports an overflow and
     // the caller falls back rather than losing the alert.
     let out = stream.compress(data, data.len() + data.len() / 64 + 1024);
-    let mut idle = IDLE_STREAMS.lock().unwrap_or_else(|e| e.into_inner());
-    if idle.len() >= MAX_IDLE_STREAMS {
-        idle.remove(0);
-    }
-    idle.push(stream);
+    IDLE_STREAMS.give_back(key, stream);
     out
 }
 

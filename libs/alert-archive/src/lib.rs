@@ -164,28 +164,56 @@ pub fn gzip_with(deflater: Deflater, data: &[u8], level: u32) -> Option<Vec<u8>>
     }
 }
 
-/// Idle compressors, reused because a compressor is a large allocation (its match-finder
-/// tables) that would otherwise be made and faulted in on every call; bounded so a burst of
-/// concurrent callers cannot pin memory for good.
-static IDLE_COMPRESSORS: Mutex<Vec<(u32, Compressor)>> = Mutex::new(Vec::new());
-const MAX_IDLE_COMPRESSORS: usize = 8;
+/// Idle libdeflate compressors, reused because a compressor is a large allocation (its
+/// match-finder tables) that would otherwise be made and faulted in on every call.
+static IDLE_COMPRESSORS: IdlePool<Compressor> = IdlePool::new();
 
 fn take_compressor(level: u32) -> Compressor {
-    let mut idle = IDLE_COMPRESSORS.lock().unwrap_or_else(|e| e.into_inner());
-    if let Some(at) = idle.iter().position(|(l, _)| *l == level) {
-        return idle.swap_remove(at).1;
-    }
-    drop(idle);
-    // 0–9 is always a valid libdeflate level (it accepts 0–12).
-    Compressor::new(CompressionLvl::new(level as i32).unwrap_or_default())
+    IDLE_COMPRESSORS.take(level, || {
+        // 0–9 is always a valid libdeflate level (it accepts 0–12).
+        Compressor::new(CompressionLvl::new(level as i32).unwrap_or_default())
+    })
 }
 
 fn give_back(level: u32, compressor: Compressor) {
-    let mut idle = IDLE_COMPRESSORS.lock().unwrap_or_else(|e| e.into_inner());
-    if idle.len() >= MAX_IDLE_COMPRESSORS {
-        idle.remove(0);
+    IDLE_COMPRESSORS.give_back(level, compressor);
+}
+
+/// Compression state kept between calls, keyed by level; bounded so a burst of concurrent
+/// callers cannot pin memory for good.
+pub(crate) struct IdlePool<T> {
+    idle: Mutex<Vec<(u32, T)>>,
+}
+
+impl<T> IdlePool<T> {
+    const MAX_IDLE: usize = 8;
+
+    pub(crate) const fn new() -> Self {
+        Self {
+            idle: Mutex::new(Vec::new()),
+        }
     }
-    idle.push((level, compressor));
+
+    /// An idle item for `level`, or a new one from `make`.
+    pub(crate) fn take(&self, level: u32, make: impl FnOnce() -> T) -> T {
+        let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
+        match idle.iter().position(|(l, _)| *l == level) {
+            Some(at) => idle.swap_remove(at).1,
+            None => {
+                drop(idle);
+                make()
+            }
+        }
+    }
+
+    /// Keeps `item` for the next caller, dropping the oldest idle one when full.
+    pub(crate) fn give_back(&self, level: u32, item: T) {
+        let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
+        if idle.len() >= Self::MAX_IDLE {
+            idle.remove(0);
+        }
+        idle.push((level, item));
+    }
 }
 
 /// A gzip object that does not decompress.
