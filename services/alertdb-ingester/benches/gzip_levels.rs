@@ -18,21 +18,14 @@ use alert_packet::generate::{AlertGenerator, GeneratorConfig, SplitMix64, VisitS
 use alert_packet::tree::SchemaTree;
 use std::io::Write;
 
+#[path = "support/thread_cpu.rs"]
+mod thread_cpu;
+use thread_cpu::thread_cpu_seconds;
+
 use alert_archive::{gzip_with, Deflater};
 
 /// A gzip implementation; `None` for a level it does not offer.
 type Gzip = fn(&[u8], u32) -> Option<Vec<u8>>;
-
-/// This thread's CPU time so far, in seconds (Linux).
-fn cpu_seconds() -> f64 {
-    let text = std::fs::read_to_string("/proc/thread-self/schedstat").expect("schedstat");
-    let nanos: u64 = text
-        .split_whitespace()
-        .next()
-        .and_then(|field| field.parse().ok())
-        .expect("schedstat's first field");
-    nanos as f64 / 1e9
-}
 
 fn main() {
     let alerts: usize = std::env::var("BENCH_ALERTS")
@@ -65,12 +58,12 @@ fn main() {
         raw as f64 / alerts as f64 / 1000.0,
         latest.version.registry_id()
     );
-    let started = cpu_seconds();
+    let started = thread_cpu_seconds();
     let mut copied = 0usize;
     for message in &messages {
         copied += std::hint::black_box(message.clone()).len();
     }
-    let copy_rate = alerts as f64 / (cpu_seconds() - started);
+    let copy_rate = alerts as f64 / (thread_cpu_seconds() - started);
     assert_eq!(copied, raw);
     println!("reference: copy {copy_rate:.0} alerts per CPU-second");
     println!("| level | implementation | alerts per CPU-second | MB in per CPU-second | output / input | KB per alert |");
@@ -89,7 +82,7 @@ fn main() {
         let mut best: [Option<(f64, usize)>; 3] = [None; 3];
         for _ in 0..rounds {
             for (i, (_, gzip)) in implementations.iter().enumerate() {
-                let started = cpu_seconds();
+                let started = thread_cpu_seconds();
                 let mut out = 0usize;
                 for message in &messages {
                     match gzip(message, level) {
@@ -97,7 +90,7 @@ fn main() {
                         None => break,
                     }
                 }
-                let seconds = cpu_seconds() - started;
+                let seconds = thread_cpu_seconds() - started;
                 if out > 0 && best[i].is_none_or(|(fastest, _)| seconds < fastest) {
                     best[i] = Some((seconds, out));
                 }
@@ -138,12 +131,12 @@ fn main() {
     ] {
         let mut best = (f64::INFINITY, 0usize);
         for _ in 0..rounds {
-            let started = cpu_seconds();
+            let started = thread_cpu_seconds();
             let mut out = 0usize;
             for message in &messages {
                 out += zlib_rs_strategy(message, strategy).len();
             }
-            best = (best.0.min(cpu_seconds() - started), out);
+            best = (best.0.min(thread_cpu_seconds() - started), out);
         }
         let (seconds, out) = best;
         println!(
@@ -192,10 +185,10 @@ fn two_threads(messages: &[Vec<u8>], rounds: usize) {
                 let threads: Vec<_> = (0..2)
                     .map(|_| {
                         scope.spawn(move || {
-                            let started = cpu_seconds();
+                            let started = thread_cpu_seconds();
                             let out: usize = messages.iter().map(|m| gzip(m).len()).sum();
                             std::hint::black_box(out);
-                            messages.len() as f64 / (cpu_seconds() - started)
+                            messages.len() as f64 / (thread_cpu_seconds() - started)
                         })
                     })
                     .collect();

@@ -39,6 +39,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+#[path = "support/thread_cpu.rs"]
+mod thread_cpu;
+use thread_cpu::thread_cpu_seconds;
+
 fn env(key: &str) -> String {
     std::env::var(key).unwrap_or_else(|_| panic!("{key} is not set: `source .run/stack.env` first"))
 }
@@ -367,16 +371,6 @@ fn load_average() -> String {
         .next()
         .unwrap_or("?")
         .to_owned()
-}
-
-/// This thread's CPU time so far, in seconds (Linux).
-fn thread_cpu_seconds() -> f64 {
-    let text = std::fs::read_to_string("/proc/thread-self/schedstat").unwrap_or_default();
-    text.split_whitespace()
-        .next()
-        .and_then(|field| field.parse::<u64>().ok())
-        .unwrap_or(0) as f64
-        / 1e9
 }
 
 /// How fast this machine is right now: the archive's gzip of the same alerts on one thread,
