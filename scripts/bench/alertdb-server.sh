@@ -35,7 +35,10 @@ command -v wrk >/dev/null || die "wrk not found (apt-get install wrk)"
 command -v nginx >/dev/null || die "nginx not found (apt-get install nginx-light)"
 
 log "building release binaries (once; several minutes the first time)"
-(cd "$REPO_ROOT" && cargo build --release --quiet -p alertdb-server --bin alertdb-server --example bench_archive)
+# The services as scripts/test.sh builds them (the same package selection, so nothing is
+# rebuilt and the binary the tests use is not replaced), then the archive writer.
+(cd "$REPO_ROOT" && cargo build --release --quiet --workspace --bins \
+  && cargo build --release --quiet -p alertdb-server --example bench_archive)
 SERVER_BIN=${SERVER_BIN:-$REPO_ROOT/target/release/alertdb-server}
 BASELINE_BIN=${BASELINE_BIN:-}
 BASELINE_PORT=$((SERVER_PORT + 2))
