@@ -468,52 +468,37 @@ async fn main() {
     let mut files_runs: Vec<(f64, f64, f64)> = Vec::new();
     let mut baseline_runs: Vec<f64> = Vec::new();
     for run in 1..=runs {
-        if let Some(baseline) = &baseline {
-            // A/B: the two binaries take turns, each going first every other run.
-            for (is_baseline, binary) in ab_order(run, baseline, ingester_bin) {
-                let files = work.path().join(format!("archive-{run}-{is_baseline}"));
-                let url = format!("file://{}", files.display());
-                let (rate, _, cpu) =
-                    throughput(binary, &stack, &topic, &url, false, None, count as u64).await;
-                let name = if is_baseline {
-                    "baseline"
-                } else {
-                    "this build"
-                };
-                println!(
-                    "run {run} of {runs}, {name}: {rate:.0} alerts/s, {cpu:.2} CPU ms per alert"
-                );
-                if is_baseline {
-                    baseline_runs.push(rate);
-                } else {
-                    files_runs.push((rate, 0.0, cpu));
-                }
+        // A/B: the two binaries take turns, each going first every other run.
+        let order = match &baseline {
+            Some(baseline) => ab_order(run, baseline, ingester_bin).to_vec(),
+            None => vec![(false, ingester_bin)],
+        };
+        for (is_baseline, binary) in order {
+            let label = match (&baseline, is_baseline) {
+                (None, _) => "",
+                (Some(_), true) => ", baseline",
+                (Some(_), false) => ", this build",
+            };
+            let files = work.path().join(format!("archive-{run}-{is_baseline}"));
+            let url = format!("file://{}", files.display());
+            let gzip_reference = reference_gzip(&alerts);
+            let (rate, rss, cpu) =
+                throughput(binary, &stack, &topic, &url, false, None, count as u64).await;
+            println!(
+                "local files, run {run} of {runs}{label}: {rate:.0} alerts/s = {:.3} x raw disk \
+                 writes; {cpu:.2} CPU ms per alert (all {cores} cores: {:.0} alerts/s); peak RSS \
+                 {rss:.0} MB; load average {}; just before: gzip on one thread \
+                 {gzip_reference:.0} alerts per CPU-second",
+                rate / disk,
+                cores * 1000.0 / cpu,
+                load_average()
+            );
+            if is_baseline {
+                baseline_runs.push(rate);
+            } else {
+                files_runs.push((rate, rss, cpu));
             }
-            continue;
         }
-        let files = work.path().join(format!("archive-{run}"));
-        let url = format!("file://{}", files.display());
-        let gzip_reference = reference_gzip(&alerts);
-        let (rate, rss, cpu) = throughput(
-            ingester_bin,
-            &stack,
-            &topic,
-            &url,
-            false,
-            None,
-            count as u64,
-        )
-        .await;
-        println!(
-            "local files, run {run} of {runs}: {rate:.0} alerts/s = {:.3} x raw disk writes; \
-             {cpu:.2} CPU ms per alert (all {cores} cores: {:.0} alerts/s); peak RSS {rss:.0} MB; \
-             load average {}; just before: gzip on one thread {gzip_reference:.0} alerts per \
-             CPU-second",
-            rate / disk,
-            cores * 1000.0 / cpu,
-            load_average()
-        );
-        files_runs.push((rate, rss, cpu));
     }
     if baseline.is_some() {
         let median = |mut rates: Vec<f64>| {
