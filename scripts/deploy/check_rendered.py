@@ -135,6 +135,9 @@ def check_registry(docs, values):
     ssr = named(docs, "StrimziSchemaRegistry", registry["name"])
     if ssr:
         check(ssr["spec"]["listener"] == registry.get("listener", "tls"), "registry listener")
+        check(ssr["spec"].get("registryTopic") == registry["schemaTopic"],
+              f"registry topic {ssr['spec'].get('registryTopic')} != schemaTopic {registry['schemaTopic']}")
+        check(ssr["spec"].get("strimziVersion") == "v1", "the registry operator is not told Strimzi's v1 API")
         check(ssr["spec"]["registryImageTag"] not in ("", "latest"), "registry image tag")
     topic = named(docs, "KafkaTopic", registry["schemaTopic"])
     if topic:
@@ -186,6 +189,55 @@ def check_workloads(docs):
     return seen
 
 
+# Resources whose deletion deletes data (topics and their messages, the cluster and its disks'
+# owners): the documented Argo CD Application prunes, these opt out.
+HOLDS_DATA = {"Kafka", "KafkaNodePool", "KafkaTopic"}
+
+
+def check_strimzi_api(docs):
+    for doc in docs:
+        if doc.get("apiVersion", "").startswith("kafka.strimzi.io/"):
+            check(doc["apiVersion"] == "kafka.strimzi.io/v1",
+                  f"{doc['kind']}/{doc['metadata']['name']}: {doc['apiVersion']} (Strimzi 1.x serves only v1)")
+        annotations = (doc.get("metadata") or {}).get("annotations") or {}
+        no_prune = "Prune=false" in annotations.get("argocd.argoproj.io/sync-options", "")
+        name = f"{doc.get('kind')}/{doc['metadata']['name']}"
+        if doc.get("kind") in HOLDS_DATA:
+            check(no_prune, f"{name}: holds data but Argo CD may prune it when it leaves the values")
+        else:
+            # A user Argo CD may not prune keeps its credentials and ACLs after its removal.
+            check(not no_prune, f"{name}: Argo CD may not prune it")
+
+
+def check_jobs(docs):
+    for job in by_kind(docs, "Job"):
+        name = job["metadata"]["name"]
+        annotations = job["metadata"].get("annotations") or {}
+        check(annotations.get("argocd.argoproj.io/hook") and annotations.get("argocd.argoproj.io/hook-delete-policy"),
+              f"Job/{name}: not an Argo CD hook with a delete policy")
+        check(set(annotations.get("helm.sh/hook", "").split(",")) >= {"post-install", "post-upgrade"},
+              f"Job/{name}: not run by plain helm install/upgrade (helm.sh/hook)")
+        check(annotations.get("helm.sh/hook-delete-policy") == "before-hook-creation",
+              f"Job/{name}: a second helm upgrade would fail on the previous Job (helm.sh/hook-delete-policy)")
+        check(annotations.get("helm.sh/hook-weight") == str(annotations.get("argocd.argoproj.io/sync-wave")),
+              f"Job/{name}: helm hook weight differs from the Argo CD sync wave")
+
+
+OPS_PATHS = ("/metrics", "/healthz", "/readyz")
+
+
+def check_public_ingresses(docs):
+    """No public Ingress routes a service's ops endpoints (the proxy and the server answer them at
+    their root): no path "/" and no path that is a prefix of an ops path."""
+    for ingress in by_kind(docs, "Ingress"):
+        for rule in ingress["spec"].get("rules", []):
+            for path in rule.get("http", {}).get("paths", []):
+                p = path["path"].rstrip("/") or "/"
+                exposed = [ops for ops in OPS_PATHS if p == "/" or ops == p or ops.startswith(p + "/")]
+                check(not exposed, f"Ingress/{ingress['metadata']['name']}: path {path['path']} on "
+                                   f"{rule.get('host')} publishes {', '.join(exposed)}")
+
+
 def check_workload_identity(docs, values):
     for chart, role in (("alertdb-ingester", "ingester"), ("alertdb-server", "server")):
         sa_values = values.get(chart, {}).get("serviceAccount")
@@ -233,6 +285,9 @@ def main():
         check_broker(docs, values)
     if "schema-registry" in values:
         check_registry(docs, values)
+    check_strimzi_api(docs)
+    check_jobs(docs)
+    check_public_ingresses(docs)
     workloads = check_workloads(docs)
     check(workloads > 0 or "alert-stream-broker" in values or "schema-registry" in values,
           "no workload rendered")

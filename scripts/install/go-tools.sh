@@ -5,6 +5,7 @@
 #               writes that object_store needs and upstream lacks; built with `go build`
 #   actionlint  lints .github/workflows
 #   helm        lints/renders the Helm chart (v3)
+#   kubeconform validates rendered manifests against JSON schemas (scripts/deploy/validate.sh)
 #   hclfmt      tools/hclfmt: `terraform fmt -check` (hclwrite.Format) of terraform/ where no
 #               terraform CLI is installed (its module cannot be `go install`ed: replace
 #               directives); built with `go build`
@@ -19,6 +20,8 @@ source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 
 ACTIONLINT_VERSION=v1.7.12
 HELM_VERSION=v3.22.0
+# Also names the module whose scripts/openapi2jsonschema.py converts CRDs (install/deploy-schemas.sh).
+KUBECONFORM_VERSION=v0.8.0
 # MinIO tags releases as RELEASE.<date>, not semver: pin the proxy's pseudo-version of a commit.
 MINIO_VERSION=v0.0.0-20260212201848-7aac2a2c5b7c
 
@@ -78,6 +81,8 @@ want_tool actionlint "$@" &&
 want_tool helm "$@" &&
   install_tool helm helm.sh/helm/v3/cmd/helm "$HELM_VERSION" \
     -ldflags="-s -w -X helm.sh/helm/v3/internal/version.version=$HELM_VERSION -X helm.sh/helm/v3/internal/version.gitTreeState=clean"
+want_tool kubeconform "$@" &&
+  install_tool kubeconform github.com/yannh/kubeconform/cmd/kubeconform "$KUBECONFORM_VERSION" -ldflags='-s -w'
 want_tool hclfmt "$@" &&
   build_local hclfmt "$REPO_ROOT/tools/hclfmt"
 want_tool compose-config "$@" &&

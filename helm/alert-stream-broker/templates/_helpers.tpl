@@ -7,9 +7,12 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 helm.sh/chart: {{ .Chart.Name }}-{{ .Chart.Version }}
 {{- end -}}
 
-{{/* The Strimzi API group/version. */}}
+{{/* The Strimzi API group/version: Strimzi 1.x serves only v1. */}}
 {{- define "asb.api" -}}
-kafka.strimzi.io/{{ .Values.strimziAPIVersion }}
+{{- if ne (toString .Values.strimziAPIVersion) "v1" -}}
+{{- fail (printf "strimziAPIVersion %q: Strimzi 1.0 removed every kafka.strimzi.io API but v1, and Strimzi 1.2 serves only kafka.strimzi.io/v1; set strimziAPIVersion: v1 (or delete the value) once the operator is 1.x (docs/operations.md, \"Upgrading Strimzi and Kafka\")" (toString .Values.strimziAPIVersion)) -}}
+{{- end -}}
+kafka.strimzi.io/v1
 {{- end -}}
 
 {{/* Name of the secret holding the external listener's certificate. */}}

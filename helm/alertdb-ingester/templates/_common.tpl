@@ -39,6 +39,11 @@ app.kubernetes.io/component: {{ index . 1 }}
 {{- if $registry -}}{{ $registry }}/{{ end -}}{{ .Values.image.repository }}:{{ include "ingester.tag" . }}
 {{- end -}}
 
+{{/* The Strimzi API of KafkaUser/KafkaTopic: Strimzi 1.x serves only v1. */}}
+{{- define "ingester.strimziApi" -}}
+kafka.strimzi.io/v1
+{{- end -}}
+
 {{/* Strimzi cluster name: values, else global.kafkaClusterName. */}}
 {{- define "ingester.cluster" -}}
 {{- .Values.kafka.clusterName | default ((.Values.global).kafkaClusterName) | default "alert-broker" -}}
@@ -81,6 +86,21 @@ readinessProbe:
     port: http
   periodSeconds: 5
   failureThreshold: 3
+{{- end -}}
+
+{{/*
+A Job's hook annotations; arg: (list ARGOCD_HOOK WAVE). Argo CD runs it as a hook of that kind in
+sync wave WAVE, deleting the previous Job first; under plain `helm install`/`helm upgrade` the
+same Job is a post-install/post-upgrade hook with weight WAVE (so waves keep their order). Argo CD
+uses its own annotations when both are present.
+*/}}
+{{- define "ingester.jobHookAnnotations" -}}
+argocd.argoproj.io/hook: {{ index . 0 }}
+argocd.argoproj.io/hook-delete-policy: BeforeHookCreation
+argocd.argoproj.io/sync-wave: {{ index . 1 | quote }}
+helm.sh/hook: post-install,post-upgrade
+helm.sh/hook-weight: {{ index . 1 | quote }}
+helm.sh/hook-delete-policy: before-hook-creation
 {{- end -}}
 
 {{/* Prometheus scrape annotations for a pod serving /metrics on port (arg). */}}

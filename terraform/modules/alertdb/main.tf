@@ -3,8 +3,8 @@
 # bindings that let the Kubernetes ServiceAccounts of the Helm charts act as them.
 
 locals {
-  packets_bucket = "${var.name_prefix}-${var.environment}-packets-${var.project_id}"
-  schemas_bucket = "${var.name_prefix}-${var.environment}-schemas-${var.project_id}"
+  packets_bucket = coalesce(var.packets_bucket_name, "${var.name_prefix}-${var.environment}-packets-${var.project_id}")
+  schemas_bucket = coalesce(var.schemas_bucket_name, "${var.name_prefix}-${var.environment}-schemas-${var.project_id}")
   labels         = merge({ app = "alertdb", environment = var.environment }, var.labels)
   buckets = {
     packets = google_storage_bucket.packets.name

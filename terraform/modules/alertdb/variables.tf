@@ -8,6 +8,18 @@ variable "environment" {
   type        = string
 }
 
+variable "packets_bucket_name" {
+  description = "Name of the packets bucket; null: <name_prefix>-<environment>-packets-<project_id>."
+  type        = string
+  default     = null
+}
+
+variable "schemas_bucket_name" {
+  description = "Name of the schemas bucket; null: <name_prefix>-<environment>-schemas-<project_id>."
+  type        = string
+  default     = null
+}
+
 variable "name_prefix" {
   description = "Prefix of the bucket names; names are <prefix>-<environment>-{packets,schemas}-<project_id> for global uniqueness."
   type        = string
