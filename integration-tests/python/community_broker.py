@@ -5,8 +5,11 @@ with fastavro.
 community_broker.py --bootstrap HOST:PORT --username USER --topic TOPIC --group GROUP
                     --registry URL (--expect N | --expect-file FILE) [--timeout SECONDS]
                     [--digests FILE] [--decode-every K] [--decode-workers W]
-                    [--progress FILE]
-Password from BROKER_PASSWORD. Prints a JSON summary as the last line; exits 1 unless exactly
+                    [--progress FILE] [--security-protocol SASL_SSL [--ssl-ca-location FILE]]
+Password from BROKER_PASSWORD. Against a deployment whose external listener has TLS on, pass
+--security-protocol SASL_SSL (docs/operations.md, "Verify a deployment end to end"). A refused
+login or a denied topic or group ends the run at once with the broker's error, so the same
+command checks that a removed user can no longer connect. Prints a JSON summary as the last line; exits 1 unless exactly
 N alerts were read and decoded. With --expect-file the count is not known at start (the
 producer is still running): the consumer reads on until FILE exists and holds N. With
 --digests it writes the MD5 of every message value it received, one hex digest a line,
@@ -29,7 +32,7 @@ import sys
 import time
 
 import fastavro
-from confluent_kafka import Consumer
+from confluent_kafka import Consumer, KafkaError
 from confluent_kafka.schema_registry import SchemaRegistryClient
 
 
@@ -45,6 +48,8 @@ def main():
     parser.add_argument("--decode-every", type=int, default=1)
     parser.add_argument("--decode-workers", type=int, default=1)
     parser.add_argument("--progress")
+    parser.add_argument("--security-protocol", default="SASL_PLAINTEXT", choices=["SASL_PLAINTEXT", "SASL_SSL"])
+    parser.add_argument("--ssl-ca-location", help="CA bundle for SASL_SSL (default: the system's)")
     args = parser.parse_args()
     pool = None
     if args.decode_workers > 1:
@@ -53,9 +58,19 @@ def main():
     # pool cannot make this process hold the whole stream.
     pending = collections.deque()
 
+    # librdkafka reports a refused login through the error callback, not through poll().
+    refused = []
+
+    def on_error(error):
+        if error.fatal() or error.code() in DENIED:
+            refused.append(str(error))
+
+    settings = {"ssl.ca.location": args.ssl_ca_location} if args.ssl_ca_location else {}
     consumer = Consumer({
+        **settings,
+        "error_cb": on_error,
         "bootstrap.servers": args.bootstrap,
-        "security.protocol": "SASL_PLAINTEXT",
+        "security.protocol": args.security_protocol,
         "sasl.mechanism": "SCRAM-SHA-512",
         "sasl.username": args.username,
         "sasl.password": os.environ["BROKER_PASSWORD"],
@@ -81,6 +96,9 @@ def main():
             write_progress(args.progress, received, len(alert_ids), errors)
             next_progress = time.monotonic() + 10
         message = consumer.poll(0.5)
+        if refused:
+            errors.extend(refused)
+            break
         if message is None:
             continue
         if message.error():
@@ -122,6 +140,10 @@ def main():
                       "errors": errors}))
     sys.exit(0 if received == expected and not errors else 1)
 
+
+# Errors that mean "not allowed": nothing will be read however long the run waits.
+DENIED = {KafkaError._AUTHENTICATION, KafkaError.SASL_AUTHENTICATION_FAILED,
+          KafkaError.TOPIC_AUTHORIZATION_FAILED, KafkaError.GROUP_AUTHORIZATION_FAILED}
 
 _worker_registry = None
 _worker_schemas = {}
