@@ -50,6 +50,9 @@ wait_http() { # NAME URL
 
 start() {
   mkdir -p "$LOG_DIR" "$ARCHIVE"
+  # Installs first: on a fresh machine the build needs Debian packages (librdkafka's curl and
+  # SASL headers, nasm for ISA-L) that the install brings.
+  scripts/install.sh stack
   log "building the services (release; the first build takes several minutes)"
   cargo build --release -q --workspace --bins
   scripts/stack.sh start

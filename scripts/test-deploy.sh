@@ -267,5 +267,15 @@ else
   fail "no .cache/go/bin/hclfmt (scripts/install/go-tools.sh hclfmt)"
 fi
 
+# The README's first command on a fresh machine: scripts/system.sh start must install the Debian
+# packages before its first build (the build fails without their headers).
+installs_first() {
+  local build install
+  build=$(grep -n 'cargo build' scripts/system.sh | head -1 | cut -d: -f1)
+  install=$(grep -nE '^[[:space:]]*scripts/install.sh (stack|all)' scripts/system.sh | head -1 | cut -d: -f1)
+  [[ -n $build && -n $install && $install -lt $build ]]
+}
+expect "scripts/system.sh start installs before it builds" installs_first
+
 echo "test-deploy: $passed passed, $failed failed"
 ((failed == 0))
