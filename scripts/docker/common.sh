@@ -1,0 +1,35 @@
+# shellcheck shell=bash
+# Shared by the scripts in scripts/docker. Source it; do not run it.
+# shellcheck disable=SC2034  # the variables are used by the scripts that source this file
+# shellcheck source=../lib.sh
+source "$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/lib.sh"
+
+DOCKER_SCRIPTS="$REPO_ROOT/scripts/docker"
+DOCKER_CACHE="$CACHE_DIR/docker"        # debootstrap root filesystems, build logs, timings
+DOCKER_RUN="$RUN_DIR/docker"            # dockerd pid and log when engine.sh started it
+mkdir -p "$DOCKER_CACHE"
+
+# The five services, each an image built from the Dockerfile with --build-arg SERVICE=<name>.
+SERVICES=(rubin-alert-sim schema-sync alertdb-ingester alertdb-server registry-proxy)
+# The tag docker-compose.yml gives our images (alert-distribution/<service>:dev).
+IMAGE_PREFIX="${ALERTDIST_IMAGE_PREFIX:-alert-distribution}"
+IMAGE_TAG="${ALERTDIST_IMAGE_TAG:-dev}"
+
+docker_answers() { docker info >/dev/null 2>&1; }
+
+# docker_build ARGS...: `docker build` with BuildKit (the Dockerfile uses RUN --mount).
+# A docker CLI with the buildx plugin uses it; a CLI without it (23+ falls back to the legacy
+# builder, which cannot build this Dockerfile) is replaced by the Debian docker.io package's own
+# CLI (20.10), whose built-in BuildKit client needs no plugin.
+docker_build() {
+  if docker buildx version >/dev/null 2>&1; then
+    docker buildx build --load "$@"
+  elif [[ -x /usr/bin/docker ]] && /usr/bin/docker version --format '{{.Client.Version}}' 2>/dev/null | grep -q '^20\.'; then
+    DOCKER_BUILDKIT=1 /usr/bin/docker build "$@"
+  else
+    DOCKER_BUILDKIT=1 docker build "$@"
+  fi
+}
+
+# image_size_mb IMAGE: the image's size as `docker images` reports it, in MB (10^6 bytes).
+image_size_mb() { docker image inspect -f '{{.Size}}' "$1" | awk '{printf "%.1f", $1 / 1e6}'; }
