@@ -21,6 +21,7 @@ KAFKA_CONTROLLER_PORT=${ALERTDIST_KAFKA_CONTROLLER_PORT:-9097}   # KRaft control
 REGISTRY_PORT=${ALERTDIST_REGISTRY_PORT:-8081}
 REGISTRY_MGMT_PORT=${ALERTDIST_REGISTRY_MGMT_PORT:-9081}         # the registry's health/metrics
 FAKE_GCS_PORT=${ALERTDIST_FAKE_GCS_PORT:-4443}
+S3_PORT=${ALERTDIST_S3_PORT:-9000}                               # S3 API (moto)
 
 log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The local stack: real Kafka (KRaft; PLAINTEXT, mTLS and SCRAM listeners, ACLs), a
-# Confluent-API schema registry and fake-gcs-server, all on 127.0.0.1.
+# Confluent-API schema registry, fake-gcs-server and an S3 server (moto), all on 127.0.0.1.
 #
 #   scripts/stack.sh start    install what is missing, start everything, wait until it answers
 #   scripts/stack.sh stop     stop everything this checkout started
@@ -28,6 +28,7 @@ export ALERTDIST_TLS_CLIENT_KEY="$RUN_DIR/tls/client.key"
 export ALERTDIST_SCHEMA_REGISTRY_URL="$(registry_url)"
 export ALERTDIST_GCS_ENDPOINT="http://127.0.0.1:$FAKE_GCS_PORT"
 export ALERTDIST_GCS_SERVICE_ACCOUNT="$RUN_DIR/fake-gcs/service-account.json"
+$("$REPO_ROOT/scripts/s3/s3.sh" env)
 export ALERTDIST_PYTHON="$CACHE_DIR/venv/bin/python"
 ENV
 }
@@ -39,6 +40,7 @@ start() {
   "$REPO_ROOT/scripts/kafka/kafka.sh" start
   "$REPO_ROOT/scripts/registry/registry.sh" start
   "$REPO_ROOT/scripts/gcs/fake-gcs.sh" start
+  "$REPO_ROOT/scripts/s3/s3.sh" start
   "$REPO_ROOT/scripts/kafka/users.sh" apply --users "$REPO_ROOT/dev/kafka-users.json"
   write_env
   cat <<MSG
@@ -50,6 +52,7 @@ The local stack is up (everything on 127.0.0.1; state, logs and secrets under .r
                                   passwords in .run/kafka/secrets/<user>-password
   Schema registry                 $(registry_url)
   fake-gcs-server (GCS API)       http://127.0.0.1:$FAKE_GCS_PORT
+  S3 API (moto)                   http://127.0.0.1:$S3_PORT   region, keys in .run/stack.env
   Logs                            .run/*/logs/
 Environment for clients and tests: source .run/stack.env
 Stop everything with: scripts/stack.sh stop
@@ -57,6 +60,7 @@ MSG
 }
 
 stop() {
+  "$REPO_ROOT/scripts/s3/s3.sh" stop || true
   "$REPO_ROOT/scripts/gcs/fake-gcs.sh" stop || true
   "$REPO_ROOT/scripts/registry/registry.sh" stop || true
   "$REPO_ROOT/scripts/kafka/kafka.sh" stop || true
@@ -66,6 +70,7 @@ status() {
   "$REPO_ROOT/scripts/kafka/kafka.sh" status || true
   "$REPO_ROOT/scripts/registry/registry.sh" status || true
   "$REPO_ROOT/scripts/gcs/fake-gcs.sh" status || true
+  "$REPO_ROOT/scripts/s3/s3.sh" status || true
 }
 
 case "${1:-}" in

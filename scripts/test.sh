@@ -37,7 +37,7 @@ step "cargo clippy"
 cargo clippy --release --workspace --all-targets --locked -- -D warnings
 
 if ! scripts/kafka/kafka.sh status >/dev/null 2>&1 || ! scripts/registry/registry.sh status >/dev/null 2>&1 \
-   || ! scripts/gcs/fake-gcs.sh status >/dev/null 2>&1; then
+   || ! scripts/gcs/fake-gcs.sh status >/dev/null 2>&1 || ! scripts/s3/s3.sh status >/dev/null 2>&1; then
   started_stack=1
 fi
 step "start the stack"

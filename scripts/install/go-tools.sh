@@ -11,10 +11,9 @@
 #               directives); built with `go build`
 #   compose-config  tools/compose-config: `docker compose config` (compose-go) where the compose
 #               plugin is not installed; built with `go build`
-#   minio       S3 server: optional, only with WITH_MINIO=1 (a long build)
 # A tool is skipped when its binary exists and its marker .cache/go/bin/.NAME.version names the same
 # module@version (for fake-gcs: hash of its sources) and Go version.
-# Usage: go-tools.sh [NAME...] (default: all but minio).
+# Usage: go-tools.sh [NAME...] (default: all).
 # shellcheck source=SCRIPTDIR/../lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 
@@ -22,8 +21,6 @@ ACTIONLINT_VERSION=v1.7.12
 HELM_VERSION=v3.22.0
 # Also names the module whose scripts/openapi2jsonschema.py converts CRDs (install/deploy-schemas.sh).
 KUBECONFORM_VERSION=v0.8.0
-# MinIO tags releases as RELEASE.<date>, not semver: pin the proxy's pseudo-version of a commit.
-MINIO_VERSION=v0.0.0-20260212201848-7aac2a2c5b7c
 
 GO="${GO:-go}"
 command -v "$GO" >/dev/null 2>&1 || GO=/usr/local/go/bin/go
@@ -67,10 +64,12 @@ build_local() {
   log "go-tools: $name built in $((SECONDS - start)) s"
 }
 
-want_tool() { # true when NAME was asked for (or no name was given and it is a default tool)
+want_tool() { # true when NAME was asked for, or no name was given
   local name=$1 t
-  if (($# > 1)); then shift; for t in "$@"; do [[ $t == "$name" ]] && return 0; done; return 1; fi
-  [[ $name != minio || ${WITH_MINIO:-0} == 1 ]]
+  (($# > 1)) || return 0
+  shift
+  for t in "$@"; do [[ $t == "$name" ]] && return 0; done
+  return 1
 }
 
 want_tool fake-gcs "$@" &&
@@ -87,6 +86,4 @@ want_tool hclfmt "$@" &&
   build_local hclfmt "$REPO_ROOT/tools/hclfmt"
 want_tool compose-config "$@" &&
   build_local compose-config "$REPO_ROOT/tools/compose-config"
-want_tool minio "$@" &&
-  install_tool minio github.com/minio/minio "$MINIO_VERSION" -ldflags='-s -w'
 log "go-tools: binaries in $GOBIN"

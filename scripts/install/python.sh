@@ -1,13 +1,19 @@
 #!/usr/bin/env bash
-# Create the Python virtualenv .cache/venv from scripts/install/requirements.txt (a full lock).
-# Re-creates it only when requirements.txt or the interpreter changed (marker .cache/venv/.installed).
+# Create a Python virtualenv from a full lock:
+#   python.sh      .cache/venv     from scripts/install/requirements.txt (test clients, tools)
+#   python.sh s3   .cache/s3-venv  from scripts/install/s3-requirements.txt (moto, the local S3
+#                                  server of scripts/s3/s3.sh; its own venv, see that file)
+# Re-creates a venv only when its lock or the interpreter changed (marker VENV/.installed).
 # The wheels are kept in .cache/wheels, so a re-creation downloads only new pins.
 # Prints the venv's python path on stdout. Env: PYTHON (default python3, must be >= 3.11).
 # shellcheck source=SCRIPTDIR/../lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 
-REQ="$REPO_ROOT/scripts/install/requirements.txt"
-VENV="$CACHE_DIR/venv"
+case "${1:-}" in
+  "") REQ="$REPO_ROOT/scripts/install/requirements.txt" VENV="$CACHE_DIR/venv" ;;
+  s3) REQ="$REPO_ROOT/scripts/install/s3-requirements.txt" VENV="$CACHE_DIR/s3-venv" ;;
+  *) die "usage: python.sh [s3]" ;;
+esac
 WHEELS="$CACHE_DIR/wheels"
 MARKER="$VENV/.installed"
 PY="${PYTHON:-python3}"
@@ -33,6 +39,14 @@ if ! pip_install 2>/dev/null; then # some pins are not in the wheelhouse yet
   pip_install
 fi
 "$VENV/bin/python" -m pip check >&2 || die "python: inconsistent lock in $REQ"
+
+if [[ ${1:-} == s3 ]]; then
+  # Smoke test: the server module and what its S3 backend imports.
+  "$VENV/bin/python" -c 'import moto, moto.server, moto.s3.models, flask, flask_cors; print(f"python: moto {moto.__version__} in '"$VENV"'")' >&2
+  echo "$want" >"$MARKER"
+  echo "$VENV/bin/python"
+  exit 0
+fi
 
 # Smoke test: the three packages the tests use, and the schema tree with every version.
 "$VENV/bin/python" - >&2 <<'PY'
