@@ -1,8 +1,11 @@
 """Structure checks of docker-compose.yml with PyYAML (used besides `docker compose config`,
 which needs the compose plugin): every service the issue lists is there, images are pinned (no
 `latest`, no untagged), our services are built from the Dockerfile with SERVICE set and run
-non-root on a read-only root filesystem, depends_on names existing services, profiles ui and
-monitoring exist, mounted host paths exist. Usage: check_compose.py docker-compose.yml"""
+non-root on a read-only root filesystem, depends_on names existing services, the monitoring
+profile exists, published ports are bound to 127.0.0.1, no image of a component under a licence
+this project does not ship (Grafana: AGPL; Redpanda Console: BSL), mounted host paths exist, and
+dev/compose/local-images.yml only swaps images of services the file has.
+Usage: check_compose.py docker-compose.yml"""
 
 import pathlib
 import sys
@@ -10,7 +13,9 @@ import sys
 import yaml
 
 REQUIRED = {"kafka", "kafka-init", "schema-registry", "schema-sync", "registry-proxy", "simulator-load",
-            "simulator-replay", "fake-gcs", "alertdb-ingester", "alertdb-server", "console", "prometheus", "grafana"}
+            "simulator-replay", "fake-gcs", "alertdb-ingester", "alertdb-server", "prometheus"}
+# Images of components whose licences this project does not ship.
+NOT_SHIPPED = ("grafana/", "redpandadata/")
 OURS = {"schema-sync": "schema-sync", "registry-proxy": "registry-proxy", "simulator-generate": "rubin-alert-sim",
         "simulator-load": "rubin-alert-sim", "simulator-replay": "rubin-alert-sim",
         "alertdb-ingester": "alertdb-ingester", "alertdb-server": "alertdb-server"}
@@ -29,6 +34,11 @@ def main():
         image = svc.get("image", "")
         if "build" not in svc and (":" not in image or image.endswith(":latest")):
             failures.append(f"{name}: image {image!r} is not pinned")
+        if image.startswith(NOT_SHIPPED):
+            failures.append(f"{name}: image {image!r} is not under a licence this project ships")
+        for port in svc.get("ports", []):
+            if not str(port).startswith("127.0.0.1:"):
+                failures.append(f"{name}: port {port!r} is not bound to 127.0.0.1")
         for dep in svc.get("depends_on", []):
             if dep not in services:
                 failures.append(f"{name}: depends on unknown service {dep}")
@@ -43,8 +53,15 @@ def main():
             if svc.get("read_only") is not True or str(svc.get("user", "")).split(":")[0] in ("", "0", "root"):
                 failures.append(f"{name}: not read-only and non-root")
     profiles = {p for svc in services.values() for p in svc.get("profiles", [])}
-    if not {"ui", "monitoring"} <= profiles:
-        failures.append(f"profiles {sorted(profiles)} lack ui or monitoring")
+    if "monitoring" not in profiles:
+        failures.append(f"profiles {sorted(profiles)} lack monitoring")
+    override = root / "dev" / "compose" / "local-images.yml"
+    if override.exists():
+        for name, svc in (yaml.safe_load(override.read_text()) or {}).get("services", {}).items():
+            if name not in services:
+                failures.append(f"{override.name}: unknown service {name}")
+            if set(svc) != {"image"}:
+                failures.append(f"{override.name}: {name} changes more than its image: {sorted(svc)}")
     kafka_env = services["kafka"]["environment"]
     if "SCRAM:SASL_PLAINTEXT" not in kafka_env.get("KAFKA_LISTENER_SECURITY_PROTOCOL_MAP", ""):
         failures.append("kafka: no SCRAM listener")

@@ -24,7 +24,8 @@
 # ca-certificates (an HTTPS-intercepting egress proxy's CA, for example): without them pip, cargo
 # and go could not reach PyPI, crates.io or the Go module proxy from a build here.
 #
-# An image that already exists under its tag is left alone (FORCE=1 rebuilds the ones made here).
+# An image that already exists under its tag, or that can be pulled, is left alone (FORCE=1
+# makes it here all the same).
 # Images made here carry the label org.alert-distribution.local-base=1.
 # Usage: scripts/docker/base-images.sh [debian|python|rust|golang...] (default: the first three)
 # shellcheck source=SCRIPTDIR/common.sh
@@ -41,7 +42,14 @@ GOLANG_VERSION=$(sed -n 's/^FROM golang:\([0-9.]*\)-.*/\1/p' "$REPO_ROOT/tools/f
 GOLANG_TAG="golang:$GOLANG_VERSION-$DEBIAN_RELEASE"
 LABEL=org.alert-distribution.local-base=1
 
-exists() { [[ ${FORCE:-0} != 1 ]] && docker image inspect "$1" >/dev/null 2>&1; }
+# exists TAG: the image is here already, or could be pulled (where a registry is reachable the
+# real image is used and nothing is made).
+exists() {
+  [[ ${FORCE:-0} != 1 ]] || return 1
+  docker image inspect "$1" >/dev/null 2>&1 && return 0
+  docker pull -q "$1" >/dev/null 2>&1 && { log "base-images: pulled $1"; return 0; }
+  return 1
+}
 
 make_debian() {
   exists "$DEBIAN_TAG" && { log "base-images: $DEBIAN_TAG present"; return 0; }
@@ -70,6 +78,17 @@ CFG
   find "$root/usr/share/doc" -mindepth 1 -type d -empty -delete
   rm -rf "$root"/usr/share/{man,groff,info,lintian,linda}/* "$root/var/cache/apt/"*.bin
   find "$root/usr/share/locale" -mindepth 1 -maxdepth 1 -not -name locale.alias -exec rm -rf {} +
+  # apt as in Debian's own images: no package caches or downloaded .debs left in a layer (80 MB
+  # of pkgcache.bin/srcpkgcache.bin otherwise), no translations, compressed indexes.
+  cat >"$root/etc/apt/apt.conf.d/docker-clean" <<'CFG'
+DPkg::Post-Invoke { "rm -f /var/cache/apt/archives/*.deb /var/cache/apt/archives/partial/*.deb /var/cache/apt/*.bin || true"; };
+APT::Update::Post-Invoke { "rm -f /var/cache/apt/archives/*.deb /var/cache/apt/archives/partial/*.deb /var/cache/apt/*.bin || true"; };
+Dir::Cache::pkgcache "";
+Dir::Cache::srcpkgcache "";
+CFG
+  printf 'Acquire::Languages "none";\n' >"$root/etc/apt/apt.conf.d/docker-no-languages"
+  printf 'Acquire::GzipIndexes "true";\n' >"$root/etc/apt/apt.conf.d/docker-gzip-indexes"
+  printf 'Apt::AutoRemove::SuggestsImportant "false";\n' >"$root/etc/apt/apt.conf.d/docker-autoremove-suggests"
   # The image's apt sources: the release, its updates and its security fixes.
   rm -f "$root/etc/apt/sources.list"
   cat >"$root/etc/apt/sources.list.d/debian.sources" <<SRC

@@ -13,36 +13,11 @@ source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
 COMPOSE_VERSION=v2.40.3
 COMPOSE_MODULE=github.com/docker/compose/v2
-GOBIN_DIR="$CACHE_DIR/go/bin"
-COMPOSE_BIN="$GOBIN_DIR/docker-compose"
+COMPOSE_BIN="$CACHE_DIR/go/bin/docker-compose"
 
-# Built like scripts/install/go-tools.sh builds its tools (same caches, a version marker), but
-# with `go build` inside the module's own source: its go.mod has exclude directives, which
-# `go install module@version` refuses.
 install_compose() {
-  local marker="$GOBIN_DIR/.docker-compose.version" go=go want start src dir
-  command -v "$go" >/dev/null 2>&1 || go=/usr/local/go/bin/go
-  [[ -x $(command -v "$go") ]] || die "compose: no go toolchain to build Docker Compose with"
-  export GOPATH="$CACHE_DIR/go/path" GOMODCACHE="$CACHE_DIR/go/mod" GOCACHE="$CACHE_DIR/go/build"
-  export GOTOOLCHAIN=local GOFLAGS="-buildvcs=false -modcacherw" CGO_ENABLED=0
-  want="$COMPOSE_MODULE@$COMPOSE_VERSION $("$go" env GOVERSION)"
-  if [[ -x $COMPOSE_BIN && -f $marker && $(cat "$marker") == "$want" ]]; then
-    return 0
-  fi
-  log "compose: building Docker Compose $COMPOSE_VERSION from the Go module proxy (a few minutes, once)"
-  start=$SECONDS
-  mkdir -p "$GOBIN_DIR"
-  rm -f "$marker"
-  dir=$("$go" mod download -json "$COMPOSE_MODULE@$COMPOSE_VERSION" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
-  [[ -d $dir ]] || die "compose: go mod download $COMPOSE_MODULE@$COMPOSE_VERSION failed"
-  src=$(mktemp -d)
-  cp -r "$dir/." "$src/"
-  chmod -R u+w "$src"
-  (cd "$src" && "$go" build -trimpath \
-    -ldflags="-s -w -X $COMPOSE_MODULE/internal.Version=$COMPOSE_VERSION" -o "$COMPOSE_BIN" ./cmd)
-  rm -rf "$src"
-  echo "$want" >"$marker"
-  log "compose: Docker Compose $COMPOSE_VERSION built in $((SECONDS - start)) s"
+  go_build_module docker-compose "$COMPOSE_MODULE" "$COMPOSE_VERSION" ./cmd \
+    "-s -w -X $COMPOSE_MODULE/internal.Version=$COMPOSE_VERSION"
 }
 
 # COMPOSE: the command to run compose with.
@@ -57,7 +32,7 @@ if [[ ${1:-} == install ]]; then
   "${COMPOSE[@]}" version
   exit 0
 fi
-[[ ${COMPOSE[0]} == docker || -x $COMPOSE_BIN ]] || install_compose
+[[ ${COMPOSE[0]} == docker ]] || install_compose
 
 files=(-f "$REPO_ROOT/docker-compose.yml")
 local_images=${ALERTDIST_COMPOSE_LOCAL_IMAGES:-}
@@ -71,5 +46,10 @@ if [[ -z $local_images ]]; then
     fi
   done < <(sed -n 's/^    image: \([^ ]*\/[^ ]*:[^ ]*\)$/\1/p' "$REPO_ROOT/docker-compose.yml" | grep -v '^alert-distribution/' | sort -u)
 fi
-[[ $local_images == 1 ]] && files+=(-f "$REPO_ROOT/dev/compose/local-images.yml")
+if [[ $local_images == 1 ]]; then
+  files+=(-f "$REPO_ROOT/dev/compose/local-images.yml")
+  # The stand-in registry (Apicurio) ignores client-chosen schema ids: schema-sync registers the
+  # latest schema under the registry's own id instead of importing upstream's ids.
+  export SCHEMA_SYNC_MODE=${SCHEMA_SYNC_MODE:-latest}
+fi
 exec "${COMPOSE[@]}" --project-directory "$REPO_ROOT" "${files[@]}" "$@"

