@@ -10,8 +10,11 @@
 //! - [`kafka`]: librdkafka client configuration for PLAINTEXT, SCRAM-SHA-512 and mTLS, validated
 //!   at start-up, and a bounded connectivity check that tells a wrong password from a dead broker;
 //! - [`ops`]: the `/metrics`, `/healthz` and `/readyz` routes, mountable beside a service's own;
+//! - [`http`]: the one HTTP server of every daemon (header, idle and request timeouts, a
+//!   connection limit, graceful shutdown);
 //! - [`shutdown`]: one token cancelled on SIGTERM or SIGINT and cloned into every task.
 
+pub mod http;
 pub mod kafka;
 pub mod ops;
 pub mod secret;

@@ -5,9 +5,14 @@
 //! Environment variables carry a prefix and use `__` between sections, so with prefix `ALERTDB`
 //! the field `kafka.username` is `ALERTDB_KAFKA__USERNAME`. Command-line flags are passed as
 //! [`Overrides`] and win over everything else.
+//!
+//! Durations are written one way everywhere: [`DurationSetting`] (`500ms`, `10s`, `2m`, `1h`,
+//! or bare seconds), in files, environment variables and flags alike.
 
 use serde::de::DeserializeOwned;
+use serde::{Deserialize, Deserializer};
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 /// Why settings could not be loaded.
 #[derive(Debug, thiserror::Error)]
@@ -96,12 +101,77 @@ pub fn load<T: DeserializeOwned>(layers: Layers<'_>) -> Result<T, SettingsError>
         .map_err(SettingsError::Invalid)
 }
 
+/// A duration written as seconds (`10`, `0.5`) or with a unit (`500ms`, `10s`, `2m`, `1h`).
+/// Parses from a flag (`FromStr`) and from a settings file or the environment (a number of
+/// seconds or such a string).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DurationSetting(pub Duration);
+
+impl std::str::FromStr for DurationSetting {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        let text = text.trim();
+        let split = text
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .unwrap_or(text.len());
+        let (number, unit) = text.split_at(split);
+        let value: f64 = number.parse().map_err(|_| {
+            format!("{text:?} is not a duration (write e.g. 10, 0.5, 500ms, 10s, 2m or 1h)")
+        })?;
+        let scale = match unit.trim() {
+            "" | "s" => 1.0,
+            "ms" => 0.001,
+            "m" => 60.0,
+            "h" => 3600.0,
+            other => {
+                return Err(format!(
+                    "{text:?} has an unknown unit {other:?} (use ms, s, m or h)"
+                ))
+            }
+        };
+        Duration::try_from_secs_f64(value * scale)
+            .map(DurationSetting)
+            .map_err(|_| format!("{text:?} is out of range"))
+    }
+}
+
+impl<'de> Deserialize<'de> for DurationSetting {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Seconds(f64),
+            Text(String),
+        }
+        match Raw::deserialize(deserializer)? {
+            Raw::Seconds(s) => Duration::try_from_secs_f64(s)
+                .map(DurationSetting)
+                .map_err(|_| serde::de::Error::custom(format!("{s} is not a valid duration"))),
+            Raw::Text(text) => text.parse().map_err(serde::de::Error::custom),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::secret::Secret;
-    use serde::Deserialize;
     use std::io::Write;
+
+    #[test]
+    fn durations_parse_with_and_without_units() {
+        let d = |s: &str| s.parse::<DurationSetting>().map(|d| d.0);
+        assert_eq!(d("10"), Ok(Duration::from_secs(10)));
+        assert_eq!(d("0.5"), Ok(Duration::from_millis(500)));
+        assert_eq!(d("250ms"), Ok(Duration::from_millis(250)));
+        assert_eq!(d("2m"), Ok(Duration::from_secs(120)));
+        assert_eq!(d(" 1h "), Ok(Duration::from_secs(3600)));
+        assert!(d("ten").unwrap_err().contains("not a duration"));
+        assert!(d("5 parsecs").unwrap_err().contains("unknown unit"));
+        assert!(d("").is_err());
+        assert!(d("-1").is_err());
+    }
 
     #[derive(Debug, Deserialize)]
     #[serde(default)]
