@@ -77,11 +77,12 @@ pub async fn run(
     let router: axum::Router = ops.router();
     let server_stop = CancellationToken::new();
     let stop = server_stop.clone();
-    let server = tokio::spawn(async move {
-        axum::serve(listener, router)
-            .with_graceful_shutdown(async move { stop.cancelled().await })
-            .await
-    });
+    let server = tokio::spawn(service_kit::http::serve(
+        listener,
+        router,
+        service_kit::http::Limits::default(),
+        stop.cancelled_owned(),
+    ));
     let result = ingest::consume(
         &config,
         archiver,

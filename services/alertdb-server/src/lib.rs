@@ -11,14 +11,15 @@
 //! - [`archive`]: reading alerts and schemas through bounded caches;
 //! - [`http`]: the routes and the mapping of errors to status codes;
 //! - [`openapi`]: the API description and docs page;
-//! - [`serve`]: HTTP on one single-threaded runtime per core;
 //! - [`metrics`]: Prometheus metrics, served with `/healthz` and `/readyz` on the same port.
+//!
+//! HTTP is served by `service_kit::http` (timeouts, connection limit, graceful shutdown) on one
+//! single-threaded runtime per core.
 
 pub mod archive;
 pub mod http;
 pub mod metrics;
 pub mod openapi;
-pub mod serve;
 pub mod settings;
 
 pub use settings::{Cli, ServerConfig, Settings};
@@ -108,7 +109,8 @@ fn local_directory(url: &str) -> Option<std::path::PathBuf> {
 }
 
 /// Serves on `listener` until `shutdown` is cancelled, then lets requests in flight finish.
-/// Requests are served on one runtime thread per core ([`serve`]), not the caller's runtime.
+/// Requests are served on one runtime thread per core (`service_kit::http::Server::threads`),
+/// not the caller's runtime, with `config.http`'s timeouts and connection limit.
 pub async fn run(
     config: ServerConfig,
     listener: TcpListener,
@@ -128,7 +130,10 @@ pub async fn run(
         "serving the alert archive"
     );
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let served = serve::serve(listener, app.router, threads, shutdown.clone()).await;
+    let served = service_kit::http::Server::new(config.http)
+        .threads(threads, "alertdb-http")
+        .serve(listener, app.router, shutdown.clone().cancelled_owned())
+        .await;
     shutdown.cancel();
     let _ = readiness.await;
     tracing::info!("stopped");

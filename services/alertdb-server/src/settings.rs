@@ -10,6 +10,7 @@
 use clap::Parser;
 use object_storage::StoreOptions;
 use serde::Deserialize;
+use service_kit::http::{HttpArgs, HttpSettings, LimitError, Limits};
 use service_kit::settings::{self, Layers, Overrides, SettingsError};
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
@@ -48,6 +49,8 @@ pub struct Settings {
     /// Largest decompressed alert the server will produce; bigger objects are refused as
     /// corrupt (a gzip bomb must not take the server down).
     pub max_alert_bytes: u64,
+    /// The HTTP server's timeouts and connection limit (`[http]`, `--http-*`).
+    pub http: HttpSettings,
 }
 
 impl Default for Settings {
@@ -68,6 +71,7 @@ impl Default for Settings {
             schema_cache_bytes: 64 * 1024 * 1024,
             alert_cache_bytes: 0,
             max_alert_bytes: 64 * 1024 * 1024,
+            http: HttpSettings::default(),
         }
     }
 }
@@ -129,6 +133,8 @@ pub struct Cli {
     /// Largest decompressed alert served, in bytes [default: 64 MiB].
     #[arg(long, value_name = "BYTES")]
     pub max_alert_bytes: Option<u64>,
+    #[command(flatten)]
+    pub http: HttpArgs,
 }
 
 impl Cli {
@@ -153,6 +159,7 @@ impl Cli {
             .set("schema_cache_bytes", self.schema_cache_bytes)
             .set("alert_cache_bytes", self.alert_cache_bytes)
             .set("max_alert_bytes", self.max_alert_bytes);
+        let overrides = self.http.overrides(overrides);
         settings::load(Layers {
             file: self.config.as_deref(),
             env_prefix: ENV_PREFIX,
@@ -190,6 +197,8 @@ pub enum ConfigError {
     ZeroSchemaCache,
     #[error("--max-alert-bytes must be more than zero")]
     ZeroMaxAlert,
+    #[error(transparent)]
+    Http(#[from] LimitError),
 }
 
 /// Validated settings.
@@ -205,11 +214,13 @@ pub struct ServerConfig {
     /// `None` when the alert cache is off.
     pub alert_cache_bytes: Option<u64>,
     pub max_alert_bytes: u64,
+    /// Timeouts and connection limit of the HTTP server.
+    pub http: Limits,
 }
 
 impl ServerConfig {
     /// A configuration for tests and embedding: both stores at `alerts_url`, no prefix,
-    /// default caches.
+    /// default caches and HTTP limits.
     pub fn for_url(alerts_url: &str) -> Self {
         let defaults = Settings::default();
         Self {
@@ -221,6 +232,7 @@ impl ServerConfig {
             schema_cache_bytes: defaults.schema_cache_bytes,
             alert_cache_bytes: None,
             max_alert_bytes: defaults.max_alert_bytes,
+            http: Limits::default(),
         }
     }
 }
@@ -289,6 +301,7 @@ impl Settings {
             schema_cache_bytes: self.schema_cache_bytes,
             alert_cache_bytes: Some(self.alert_cache_bytes).filter(|b| *b > 0),
             max_alert_bytes: self.max_alert_bytes,
+            http: self.http.validate()?,
         })
     }
 
@@ -539,6 +552,10 @@ mod tests {
             "",
             "--gcp-bucket-alerts",
             "x",
+            "--http-idle-timeout",
+            "90s",
+            "--http-max-connections",
+            "500",
         ])
         .unwrap();
         assert_eq!(cli.bucket_alerts.as_deref(), Some("x"));
@@ -551,6 +568,12 @@ mod tests {
         assert_eq!(loaded.listen_port, 3000);
         let config = loaded.validate().unwrap();
         assert_eq!(config.path_prefix, None);
+        assert_eq!(config.http.idle_timeout, std::time::Duration::from_secs(90));
+        assert_eq!(config.http.max_connections, 500);
+        assert_eq!(
+            config.http.header_timeout,
+            std::time::Duration::from_secs(10)
+        );
         assert!(Cli::try_parse_from(["alertdb-server", "--listen-port", "http"]).is_err());
         assert!(Cli::try_parse_from(["alertdb-server", "--no-such-flag"]).is_err());
     }

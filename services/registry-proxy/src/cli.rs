@@ -3,6 +3,7 @@
 
 use crate::settings::{DurationSetting, Settings, ENV_PREFIX};
 use clap::Parser;
+use service_kit::http::HttpArgs;
 use service_kit::settings::{Layers, Overrides, SettingsError};
 use std::path::PathBuf;
 
@@ -44,6 +45,8 @@ pub struct Cli {
     /// How often /readyz re-checks the upstream [default: 10s].
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     pub readiness_interval: Option<String>,
+    #[command(flatten)]
+    pub http: HttpArgs,
 }
 
 /// Checks the duration syntax at parse time; the text is passed on to the settings layers.
@@ -75,6 +78,7 @@ impl Cli {
             )
             .set("passthrough_cache_ttl", self.passthrough_cache_ttl.clone())
             .set("readiness_interval", self.readiness_interval.clone());
+        let overrides = self.http.overrides(overrides);
         service_kit::settings::load(Layers {
             file: self.config.as_deref(),
             env_prefix: ENV_PREFIX,
@@ -106,6 +110,8 @@ mod tests {
             "1500ms",
             "--passthrough-cache-ttl",
             "2",
+            "--http-header-timeout",
+            "3s",
         ])
         .unwrap();
         let config = cli.settings().unwrap().validate().unwrap();
@@ -118,6 +124,8 @@ mod tests {
         assert_eq!(config.path_prefix.unwrap().as_path(), "/schema-registry");
         assert_eq!(config.upstream_timeout, Duration::from_millis(1500));
         assert_eq!(config.passthrough_cache_ttl, Some(Duration::from_secs(2)));
+        assert_eq!(config.http.header_timeout, Duration::from_secs(3));
+        assert_eq!(config.http.idle_timeout, Duration::from_secs(60));
     }
 
     #[test]

@@ -42,8 +42,9 @@ pub enum RunError {
     Serve(#[from] std::io::Error),
 }
 
-/// Serves the proxy on `listener` until `shutdown` is cancelled, then finishes the requests
-/// in flight and returns.
+/// Serves the proxy on `listener` (through `service_kit::http`, with `config.http`'s timeouts
+/// and connection limit) until `shutdown` is cancelled, then finishes the requests in flight
+/// and returns.
 pub async fn run(
     config: ProxyConfig,
     listener: TcpListener,
@@ -70,9 +71,13 @@ pub async fn run(
         path_prefix = config.path_prefix.as_ref().map(|p| p.as_path()).unwrap_or_default(),
         "registry-proxy listening"
     );
-    let served = axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown.clone().cancelled_owned())
-        .await;
+    let served = service_kit::http::serve(
+        listener,
+        app,
+        config.http,
+        shutdown.clone().cancelled_owned(),
+    )
+    .await;
     shutdown.cancel();
     let _ = watcher.await;
     tracing::info!("registry-proxy stopped");

@@ -3,7 +3,10 @@
 //! rest of the crate only sees values that make sense.
 
 use crate::path::PathPrefix;
-use serde::{Deserialize, Deserializer};
+use serde::Deserialize;
+use service_kit::http::{HttpSettings, LimitError, Limits};
+/// Durations are written as everywhere else (`500ms`, `10s`, `2m`, bare seconds).
+pub use service_kit::settings::DurationSetting;
 use std::net::IpAddr;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -34,6 +37,8 @@ pub struct Settings {
     pub passthrough_cache_ttl: DurationSetting,
     /// How often `/readyz` re-checks that the upstream answers.
     pub readiness_interval: DurationSetting,
+    /// The HTTP server's timeouts and connection limit (`[http]`, `--http-*`).
+    pub http: HttpSettings,
 }
 
 impl Default for Settings {
@@ -48,6 +53,7 @@ impl Default for Settings {
             cache_max_bytes: 32 * 1024 * 1024,
             passthrough_cache_ttl: DurationSetting(Duration::ZERO),
             readiness_interval: DurationSetting(Duration::from_secs(10)),
+            http: HttpSettings::default(),
         }
     }
 }
@@ -73,6 +79,8 @@ pub enum ConfigError {
     ZeroReadinessInterval,
     #[error("--cache-max-bytes must be more than zero")]
     ZeroCache,
+    #[error(transparent)]
+    Http(#[from] LimitError),
 }
 
 /// Validated settings.
@@ -89,6 +97,7 @@ pub struct ProxyConfig {
     pub cache_max_bytes: u64,
     pub passthrough_cache_ttl: Option<Duration>,
     pub readiness_interval: Duration,
+    pub http: Limits,
 }
 
 impl Settings {
@@ -158,6 +167,7 @@ impl Settings {
             cache_max_bytes: self.cache_max_bytes,
             passthrough_cache_ttl: Some(self.passthrough_cache_ttl.0).filter(|d| !d.is_zero()),
             readiness_interval: self.readiness_interval.0,
+            http: self.http.validate()?,
         })
     }
 }
@@ -185,56 +195,6 @@ fn validate_upstream(raw: &str) -> Result<String, ConfigError> {
     Ok(url.as_str().trim_end_matches('/').to_owned())
 }
 
-/// A duration written as seconds (`10`, `0.5`) or with a unit (`500ms`, `10s`, `2m`, `1h`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct DurationSetting(pub Duration);
-
-impl std::str::FromStr for DurationSetting {
-    type Err = String;
-
-    fn from_str(text: &str) -> Result<Self, Self::Err> {
-        let text = text.trim();
-        let split = text
-            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-            .unwrap_or(text.len());
-        let (number, unit) = text.split_at(split);
-        let value: f64 = number.parse().map_err(|_| {
-            format!("{text:?} is not a duration (write e.g. 10, 0.5, 500ms, 10s, 2m or 1h)")
-        })?;
-        let scale = match unit.trim() {
-            "" | "s" => 1.0,
-            "ms" => 0.001,
-            "m" => 60.0,
-            "h" => 3600.0,
-            other => {
-                return Err(format!(
-                    "{text:?} has an unknown unit {other:?} (use ms, s, m or h)"
-                ))
-            }
-        };
-        Duration::try_from_secs_f64(value * scale)
-            .map(DurationSetting)
-            .map_err(|_| format!("{text:?} is out of range"))
-    }
-}
-
-impl<'de> Deserialize<'de> for DurationSetting {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        #[derive(Deserialize)]
-        #[serde(untagged)]
-        enum Raw {
-            Seconds(f64),
-            Text(String),
-        }
-        match Raw::deserialize(deserializer)? {
-            Raw::Seconds(s) => Duration::try_from_secs_f64(s)
-                .map(DurationSetting)
-                .map_err(|_| serde::de::Error::custom(format!("{s} is not a valid duration"))),
-            Raw::Text(text) => text.parse().map_err(serde::de::Error::custom),
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -244,20 +204,6 @@ mod tests {
             upstream_url: Some(url.into()),
             ..Settings::default()
         }
-    }
-
-    #[test]
-    fn durations_parse_with_and_without_units() {
-        let d = |s: &str| s.parse::<DurationSetting>().map(|d| d.0);
-        assert_eq!(d("10"), Ok(Duration::from_secs(10)));
-        assert_eq!(d("0.5"), Ok(Duration::from_millis(500)));
-        assert_eq!(d("250ms"), Ok(Duration::from_millis(250)));
-        assert_eq!(d("2m"), Ok(Duration::from_secs(120)));
-        assert_eq!(d(" 1h "), Ok(Duration::from_secs(3600)));
-        assert!(d("ten").unwrap_err().contains("not a duration"));
-        assert!(d("5 parsecs").unwrap_err().contains("unknown unit"));
-        assert!(d("").is_err());
-        assert!(d("-1").is_err());
     }
 
     #[test]

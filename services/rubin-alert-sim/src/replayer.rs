@@ -116,11 +116,12 @@ pub async fn serve(
     ops.readiness().register("kafka");
     let router: axum::Router = ops.router();
     let server_shutdown = shutdown.clone();
-    let server = tokio::spawn(async move {
-        axum::serve(listener, router)
-            .with_graceful_shutdown(async move { server_shutdown.cancelled().await })
-            .await
-    });
+    let server = tokio::spawn(service_kit::http::serve(
+        listener,
+        router,
+        service_kit::http::Limits::default(),
+        server_shutdown.cancelled_owned(),
+    ));
     let result = play(args, &ops, shutdown.clone(), reports).await;
     // Stop the ops server whether or not the replay succeeded.
     shutdown.cancel();
