@@ -70,6 +70,8 @@ struct Shared {
     metrics: Metrics,
     kafka_health: Health,
     readiness: Readiness,
+    /// Each owned partition's committed offset in the last statistics ([`record_committed`]).
+    committed_seen: Mutex<HashMap<PartitionKey, i64>>,
 }
 
 impl Shared {
@@ -94,14 +96,25 @@ pub struct IngestContext {
 
 impl ClientContext for IngestContext {
     fn stats(&self, statistics: Statistics) {
+        let tracker = self.shared.lock();
+        let mut committed_seen = self
+            .shared
+            .committed_seen
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
         for (topic, stats) in &statistics.topics {
             for (partition, p) in &stats.partitions {
-                if *partition >= 0 && p.consumer_lag >= 0 {
-                    self.shared
-                        .metrics
-                        .consumer_lag
-                        .with_label_values(&[topic.as_str(), &partition.to_string()])
-                        .set(p.consumer_lag);
+                if *partition >= 0 {
+                    let metrics = &self.shared.metrics;
+                    record_lag(metrics, &tracker, topic, *partition, p.consumer_lag);
+                    record_committed(
+                        metrics,
+                        &tracker,
+                        &mut committed_seen,
+                        topic,
+                        *partition,
+                        p.committed_offset,
+                    );
                 }
             }
         }
@@ -190,6 +203,42 @@ impl ConsumerContext for IngestContext {
     }
 }
 
+/// Exports a partition's consumer lag while this consumer owns the partition, and drops the
+/// series once it does not: librdkafka keeps reporting a revoked partition's last lag, which
+/// would otherwise stay in `alertdb_ingester_consumer_lag` (and in the lag alerts) for good.
+fn record_lag(metrics: &Metrics, tracker: &OffsetTracker, topic: &str, partition: i32, lag: i64) {
+    let partition_label = partition.to_string();
+    let labels = [topic, partition_label.as_str()];
+    if !tracker.is_assigned(topic, partition) {
+        let _ = metrics.consumer_lag.remove_label_values(&labels);
+    } else if lag >= 0 {
+        metrics.consumer_lag.with_label_values(&labels).set(lag);
+    }
+}
+
+/// Counts the commits the broker accepted for this consumer: each advance of an owned
+/// partition's committed offset between two statistics. librdkafka updates that offset when a
+/// commit succeeds, whoever asked for it; it reports the result of an asynchronous commit to
+/// no callback here (rust-rdkafka sets none), so the statistics are where success shows. The
+/// first value seen after an assignment (the group's earlier commit, or none) is the baseline.
+fn record_committed(
+    metrics: &Metrics,
+    tracker: &OffsetTracker,
+    seen: &mut HashMap<PartitionKey, i64>,
+    topic: &str,
+    partition: i32,
+    committed: i64,
+) {
+    let key = (topic.to_owned(), partition);
+    if !tracker.is_assigned(topic, partition) {
+        seen.remove(&key);
+    } else if let Some(previous) = seen.insert(key, committed) {
+        if committed > previous {
+            metrics.commits.inc();
+        }
+    }
+}
+
 /// The consumer's librdkafka configuration.
 fn consumer_config(config: &IngesterConfig) -> Result<rdkafka::ClientConfig, IngestError> {
     let mut client = config.kafka.client_config()?;
@@ -240,6 +289,7 @@ pub async fn consume(
         metrics: metrics.clone(),
         kafka_health,
         readiness: readiness.clone(),
+        committed_seen: Mutex::new(HashMap::new()),
     });
     let consumer: Arc<StreamConsumer<IngestContext>> = Arc::new(
         consumer_config(config)?
@@ -587,4 +637,71 @@ impl Task {
 /// Header value of a dead-lettered message, for tests and tools.
 pub fn header_value<'a, H: Headers>(headers: &'a H, name: &str) -> Option<&'a [u8]> {
     headers.iter().find(|h| h.key == name).and_then(|h| h.value)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lag_is_exported_only_for_assigned_partitions() {
+        let metrics = Metrics::register(&prometheus::Registry::new()).unwrap();
+        let mut tracker = OffsetTracker::new();
+        tracker.assign("alerts", 0);
+        tracker.assign("alerts", 1);
+        record_lag(&metrics, &tracker, "alerts", 0, 5);
+        record_lag(&metrics, &tracker, "alerts", 1, 7);
+        record_lag(&metrics, &tracker, "alerts", 2, 9);
+        let series = |metrics: &Metrics| {
+            let mut series: Vec<(String, i64)> =
+                prometheus::core::Collector::collect(&metrics.consumer_lag)[0]
+                    .get_metric()
+                    .iter()
+                    .map(|m| {
+                        let partition = m.get_label().iter().find(|l| l.name() == "partition");
+                        (
+                            partition.unwrap().value().to_owned(),
+                            m.get_gauge().value() as i64,
+                        )
+                    })
+                    .collect();
+            series.sort();
+            series
+        };
+        assert_eq!(
+            series(&metrics),
+            vec![("0".to_owned(), 5), ("1".to_owned(), 7)]
+        );
+        // Partition 1 goes to another consumer: its last lag must not stay behind.
+        tracker.revoke("alerts", 1);
+        record_lag(&metrics, &tracker, "alerts", 1, 7);
+        // librdkafka reports -1 when it does not know the lag: the last value stays.
+        record_lag(&metrics, &tracker, "alerts", 0, -1);
+        assert_eq!(series(&metrics), vec![("0".to_owned(), 5)]);
+    }
+
+    #[test]
+    fn commits_are_counted_when_an_owned_partition_s_committed_offset_advances() {
+        let metrics = Metrics::register(&prometheus::Registry::new()).unwrap();
+        let mut tracker = OffsetTracker::new();
+        let mut seen = HashMap::new();
+        tracker.assign("alerts", 0);
+        let mut observe = |tracker: &OffsetTracker, committed: i64| {
+            record_committed(&metrics, tracker, &mut seen, "alerts", 0, committed);
+            metrics.commits.get()
+        };
+        // A new group: nothing committed yet (librdkafka's -1001), then a first commit.
+        assert_eq!(observe(&tracker, -1001), 0);
+        assert_eq!(observe(&tracker, -1001), 0);
+        assert_eq!(observe(&tracker, 20), 1);
+        // No new commit (idle, or commits failing): no count.
+        assert_eq!(observe(&tracker, 20), 1);
+        assert_eq!(observe(&tracker, 21), 2);
+        // Revoked, then assigned again: the first value is the baseline, not a commit.
+        tracker.revoke("alerts", 0);
+        assert_eq!(observe(&tracker, 30), 2);
+        tracker.assign("alerts", 0);
+        assert_eq!(observe(&tracker, 30), 2);
+        assert_eq!(observe(&tracker, 31), 3);
+    }
 }

@@ -19,8 +19,26 @@ pub struct Metrics {
     pub retries: IntCounterVec,
     pub dead_lettered: IntCounterVec,
     pub consumer_lag: IntGaugeVec,
+    /// Offset commits the broker accepted, seen as advances of an owned partition's committed
+    /// offset in librdkafka's statistics (`ingest::record_committed`). With `consumer_lag`, tells
+    /// an ingester that stopped committing (`increase(...) == 0` while lag > 0) from an idle one.
+    pub commits: IntCounter,
+    /// Commits refused, as far as the client reports them: failures `commit` returns at once
+    /// and the final synchronous commit's (asynchronous commits report to no callback).
     pub commit_failures: IntCounter,
 }
+
+/// Every `reason` label of `alertdb_ingester_dead_lettered_total` (`Poison::reason`). Each
+/// starts at 0, so that the first dead letter after a start is an increase an alert sees
+/// (`increase()` ignores a series' first sample) and the series exist before any poison.
+pub const DEAD_LETTER_REASONS: [&str; 6] = [
+    "no_value",
+    "too_short",
+    "bad_magic",
+    "unreadable_alert_id",
+    "unknown_schema",
+    "bad_schema",
+];
 
 impl Metrics {
     /// Creates the metrics and registers them on `registry`.
@@ -76,6 +94,10 @@ impl Metrics {
                 ),
                 &["topic", "partition"],
             )?,
+            commits: IntCounter::new(
+                "alertdb_ingester_commits_total",
+                "Offset commits the broker accepted (advances of a partition's committed offset)",
+            )?,
             commit_failures: IntCounter::new(
                 "alertdb_ingester_commit_failures_total",
                 "Offset commits the broker refused or did not answer",
@@ -90,7 +112,76 @@ impl Metrics {
         registry.register(Box::new(metrics.retries.clone()))?;
         registry.register(Box::new(metrics.dead_lettered.clone()))?;
         registry.register(Box::new(metrics.consumer_lag.clone()))?;
+        registry.register(Box::new(metrics.commits.clone()))?;
         registry.register(Box::new(metrics.commit_failures.clone()))?;
+        for reason in DEAD_LETTER_REASONS {
+            metrics.dead_lettered.with_label_values(&[reason]);
+        }
         Ok(metrics)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn exported(registry: &Registry) -> Vec<(String, Vec<String>)> {
+        registry
+            .gather()
+            .iter()
+            .map(|family| {
+                let labels = family
+                    .get_metric()
+                    .iter()
+                    .flat_map(|m| m.get_label().iter().map(|l| l.value().to_owned()))
+                    .collect();
+                (family.name().to_owned(), labels)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn commits_and_every_dead_letter_reason_are_exported_from_the_start() {
+        let registry = Registry::new();
+        Metrics::register(&registry).unwrap();
+        let families = exported(&registry);
+        let names: Vec<&str> = families.iter().map(|(name, _)| name.as_str()).collect();
+        assert!(
+            names.contains(&"alertdb_ingester_commits_total"),
+            "{names:?}"
+        );
+        assert!(names.contains(&"alertdb_ingester_commit_failures_total"));
+        let (_, reasons) = families
+            .iter()
+            .find(|(name, _)| name == "alertdb_ingester_dead_lettered_total")
+            .expect("the dead-letter counter is exported before any poison");
+        assert_eq!(reasons.len(), DEAD_LETTER_REASONS.len());
+        for reason in DEAD_LETTER_REASONS {
+            assert!(
+                reasons.iter().any(|r| r == reason),
+                "{reason} in {reasons:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn every_poison_reason_is_listed() {
+        use crate::archive::{classify, Poison};
+        let poisons = [
+            Poison::NoValue,
+            classify(&[0, 0, 1]).unwrap_err(),
+            classify(&[1, 0, 0, 4, 0x4d, 2, 3]).unwrap_err(),
+            Poison::AlertId("x".into()),
+            Poison::UnknownSchema(1),
+            Poison::BadSchema {
+                id: 1,
+                reason: "x".into(),
+            },
+        ];
+        let mut reasons: Vec<&str> = poisons.iter().map(Poison::reason).collect();
+        reasons.sort_unstable();
+        let mut listed = DEAD_LETTER_REASONS.to_vec();
+        listed.sort_unstable();
+        assert_eq!(reasons, listed);
     }
 }
