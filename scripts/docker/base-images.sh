@@ -55,7 +55,7 @@ make_debian() {
   exists "$DEBIAN_TAG" && { log "base-images: $DEBIAN_TAG present"; return 0; }
   command -v debootstrap >/dev/null 2>&1 || {
     ((EUID == 0)) || die "base-images: debootstrap is missing and installing it needs root"
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends debootstrap >/dev/null
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends debootstrap >/dev/null
   }
   local start=$SECONDS root="$DOCKER_CACHE/rootfs-$DEBIAN_RELEASE-minbase"
   log "base-images: debootstrap --variant=minbase $DEBIAN_RELEASE (from $MIRROR)"
