@@ -51,7 +51,9 @@ start() {
     [[ -n ${ALERTDIST_DOCKER_DATA_ROOT:-} ]] && args+=(--data-root "$ALERTDIST_DOCKER_DATA_ROOT")
     log "engine: starting dockerd (log: ${LOGFILE#"$REPO_ROOT"/})"
     # setsid: dockerd outlives this script and is not killed with the caller's process group.
-    "${SUDO[@]}" setsid dockerd "${args[@]}" >>"$LOGFILE" 2>&1 </dev/null &
+    # Descriptors 3-9 closed: a lock the caller holds (`flock FILE scripts/test.sh`) must not be
+    # inherited by the daemon and stay held as long as it runs.
+    "${SUDO[@]}" setsid dockerd "${args[@]}" >>"$LOGFILE" 2>&1 </dev/null 3>&- 4>&- 5>&- 6>&- 7>&- 8>&- 9>&- &
     echo $! >"$PIDFILE"
   fi
   local _
