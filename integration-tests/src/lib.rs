@@ -1,7 +1,7 @@
 //! Support for tests that run against the real local stack.
 //!
-//! `scripts/stack.sh start` starts Kafka, the schema registry and fake-gcs-server on loopback
-//! and writes `.run/stack.env`; [`Stack::get`] reads it (or the same variables from the
+//! `scripts/stack.sh start` starts Kafka, the schema registry, fake-gcs-server and an S3 server
+//! (moto) on loopback and writes `.run/stack.env`; [`Stack::get`] reads it (or the same variables from the
 //! environment, which win). Tests never fall back to mocks: without a running stack they fail
 //! and say how to start it.
 //!
@@ -39,6 +39,11 @@ pub struct Stack {
     pub registry_url: String,
     pub gcs_endpoint: String,
     pub gcs_service_account: PathBuf,
+    /// The S3 server (moto): endpoint, region and the keys every client of the stack uses.
+    pub s3_endpoint: String,
+    pub s3_region: String,
+    pub s3_access_key_id: String,
+    pub s3_secret_access_key: Secret,
     pub python: PathBuf,
 }
 
@@ -103,6 +108,10 @@ impl Stack {
             registry_url: var("ALERTDIST_SCHEMA_REGISTRY_URL")?,
             gcs_endpoint: var("ALERTDIST_GCS_ENDPOINT")?,
             gcs_service_account: path("ALERTDIST_GCS_SERVICE_ACCOUNT")?,
+            s3_endpoint: var("ALERTDIST_S3_ENDPOINT")?,
+            s3_region: var("ALERTDIST_S3_REGION")?,
+            s3_access_key_id: var("ALERTDIST_S3_ACCESS_KEY_ID")?,
+            s3_secret_access_key: Secret::new(var("ALERTDIST_S3_SECRET_ACCESS_KEY")?),
             python: path("ALERTDIST_PYTHON")?,
         })
     }
@@ -217,6 +226,52 @@ impl Stack {
                 response.status(),
                 response.text().await.unwrap_or_default()
             );
+        }
+        Ok(())
+    }
+
+    /// Store options that reach the S3 server (`s3://BUCKET[/PREFIX]` URLs).
+    pub fn s3_options(&self) -> object_storage::StoreOptions {
+        object_storage::StoreOptions {
+            s3_endpoint: Some(self.s3_endpoint.clone()),
+            s3_region: Some(self.s3_region.clone()),
+            s3_access_key_id: Some(self.s3_access_key_id.clone()),
+            s3_secret_access_key: Some(self.s3_secret_access_key.clone()),
+            ..object_storage::StoreOptions::default()
+        }
+    }
+
+    /// Creates a bucket in the S3 server: `PUT /BUCKET/` (CreateBucket, path style), signed
+    /// with SigV4 as `object_store` signs (a presigned URL), so it works on a server that checks
+    /// signatures too. A bucket that already exists is fine.
+    pub async fn create_s3_bucket(&self, name: &str) -> Result<()> {
+        use object_storage::object_store::aws::AmazonS3Builder;
+        use object_storage::object_store::signer::Signer;
+        let signer = AmazonS3Builder::new()
+            .with_bucket_name(name)
+            .with_endpoint(&self.s3_endpoint)
+            .with_allow_http(true)
+            .with_virtual_hosted_style_request(false)
+            .with_region(&self.s3_region)
+            .with_access_key_id(&self.s3_access_key_id)
+            .with_secret_access_key(self.s3_secret_access_key.expose())
+            .build()?;
+        let url = signer
+            .signed_url(
+                reqwest::Method::PUT,
+                &object_storage::object_store::path::Path::from(""),
+                Duration::from_secs(60),
+            )
+            .await?;
+        let response = reqwest::Client::new()
+            .put(url)
+            .header(reqwest::header::CONTENT_LENGTH, "0")
+            .send()
+            .await?;
+        let status = response.status();
+        let body = response.text().await.unwrap_or_default();
+        if !status.is_success() && !body.contains("BucketAlreadyOwnedByYou") {
+            bail!("creating S3 bucket {name}: {status} {body}");
         }
         Ok(())
     }

@@ -58,10 +58,12 @@ main(sys.argv[2:])
 '
   # setsid: own session, so the server outlives the shell that started it. The inner shell writes
   # its own pid and then becomes the server (exec), so the pid file is right even if setsid forks.
+  # Descriptors 3-9 closed: a lock the caller holds (`flock FILE scripts/test.sh`) must not be
+  # inherited by the server and stay held as long as it runs.
   # shellcheck disable=SC2016 # $$ and $@ belong to the inner shell
   setsid bash -c 'echo $$ >"$0"; exec "$@"' "$PIDFILE" \
     "$PY" -c "$program" "$quiet" --host 127.0.0.1 --port "$S3_PORT" \
-    </dev/null >>"$LOGFILE" 2>&1 &
+    </dev/null >>"$LOGFILE" 2>&1 3>&- 4>&- 5>&- 6>&- 7>&- 8>&- 9>&- &
   local _
   for _ in $(seq 1 150); do # 30 s
     if [[ -s $PIDFILE ]] && ! pid_alive "$PIDFILE"; then break; fi

@@ -7,7 +7,7 @@
 //! | URL | store |
 //! |---|---|
 //! | `gs://BUCKET[/PREFIX]` | Google Cloud Storage: application default credentials (Workload Identity) or a service-account file |
-//! | `s3://BUCKET[/PREFIX]` | S3 or an S3-compatible store (MinIO) at an endpoint URL, with keys |
+//! | `s3://BUCKET[/PREFIX]` | S3, or an S3-compatible store at an endpoint URL (the local stack's is moto), with keys |
 //! | `file:///ABSOLUTE/PATH` | a directory on local disk (created if absent) |
 //! | `memory://` | a fresh in-memory store (tests) |
 //!
@@ -37,7 +37,8 @@ pub struct StoreOptions {
     pub gcs_service_account_path: Option<PathBuf>,
     /// S3: endpoint of an S3-compatible store, e.g. `http://127.0.0.1:9000`.
     pub s3_endpoint: Option<String>,
-    /// S3: region (default `us-east-1`, which S3-compatible stores accept).
+    /// S3: region (default: `AWS_REGION` or `AWS_DEFAULT_REGION`, else `us-east-1`, which
+    /// S3-compatible stores accept).
     pub s3_region: Option<String>,
     pub s3_access_key_id: Option<String>,
     pub s3_secret_access_key: Option<Secret>,
@@ -104,9 +105,11 @@ pub fn open(url: &str, options: &StoreOptions) -> Result<Arc<dyn ObjectStore>, S
             with_prefix(Arc::new(builder.build().map_err(backend_error)?), &prefix)
         }
         "s3" => {
-            let mut builder = AmazonS3Builder::from_env()
-                .with_bucket_name(bucket()?)
-                .with_region(options.s3_region.as_deref().unwrap_or("us-east-1"));
+            let mut builder = AmazonS3Builder::from_env().with_bucket_name(bucket()?);
+            // Unset, the builder keeps AWS_REGION / AWS_DEFAULT_REGION, else us-east-1.
+            if let Some(region) = &options.s3_region {
+                builder = builder.with_region(region);
+            }
             if let Some(endpoint) = &options.s3_endpoint {
                 builder = builder
                     .with_endpoint(endpoint)
@@ -206,6 +209,29 @@ mod tests {
             ..StoreOptions::default()
         };
         open("gs://alerts/archive", &options).unwrap();
+    }
+
+    #[test]
+    fn s3_region_is_the_setting_else_the_environment_else_us_east_1() {
+        // object_store keeps its configuration private; its Debug output is where it shows.
+        let options = StoreOptions {
+            s3_region: Some("eu-west-3".into()),
+            ..StoreOptions::default()
+        };
+        let store = open("s3://alerts", &options).unwrap();
+        assert!(
+            format!("{store:?}").contains("region: \"eu-west-3\""),
+            "{store:?}"
+        );
+        let from_env = ["AWS_REGION", "AWS_DEFAULT_REGION"]
+            .iter()
+            .find_map(|key| std::env::var(key).ok())
+            .unwrap_or_else(|| "us-east-1".into());
+        let store = open("s3://alerts", &StoreOptions::default()).unwrap();
+        assert!(
+            format!("{store:?}").contains(&format!("region: \"{from_env}\"")),
+            "{store:?}"
+        );
     }
 
     #[tokio::test]
