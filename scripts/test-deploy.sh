@@ -13,7 +13,8 @@
 #   - values that must be refused are refused (a `latest` tag, a user listed twice, ...), and the
 #     assertions themselves fail on a tampered manifest;
 #   - docker-compose.yml (docker compose config, or compose-go where the plugin is missing; plus
-#     PyYAML structure checks), the Grafana dashboard JSON, terraform fmt, hadolint if installed.
+#     PyYAML structure checks), the Grafana dashboard JSON and the alerting rules (metric names,
+#     runbooks), terraform fmt, hadolint if installed.
 # Needs: scripts/install/go-tools.sh helm kubeconform hclfmt compose-config,
 # scripts/install/deploy-schemas.sh, the Python venv (PyYAML); terraform optional.
 # shellcheck source=SCRIPTDIR/lib.sh
@@ -84,9 +85,9 @@ done
 # The umbrella: vendor the file:// subcharts (offline), then each example values file.
 umbrella=helm/alert-distribution
 if "$HELM" dependency build "$umbrella" >"$OUT/dep.log" 2>&1; then ok; else cat "$OUT/dep.log" >&2; fail "helm dependency build"; fi
-# Rendered as on a cluster with prometheus-operator (the PrometheusRule is rendered where the
-# CRD exists), and once as on a cluster without it.
-with_crds=(--api-versions monitoring.coreos.com/v1/PrometheusRule)
+# Rendered as on a cluster with prometheus-operator (the PrometheusRule and PodMonitor are
+# rendered where their CRDs exist), and once as on a cluster without it.
+with_crds=(--api-versions monitoring.coreos.com/v1/PrometheusRule --api-versions monitoring.coreos.com/v1/PodMonitor)
 for values in "$umbrella"/values-*.yaml; do
   name=$(basename "$values" .yaml)
   if "$HELM" lint --strict --quiet "$umbrella" -f "$values" >"$OUT/lint.log" 2>&1; then ok; else cat "$OUT/lint.log" >&2; fail "helm lint umbrella $name"; fi
@@ -235,7 +236,7 @@ expect "the Argo CD Application prunes (removed users lose their access)" \
   docs/argocd/application.yaml
 if [[ -f $idfint ]]; then
   negative "$idfint" Deployment Job Service Ingress Kafka KafkaNodePool KafkaTopic KafkaUser StrimziSchemaRegistry \
-    ScaledObject TriggerAuthentication Certificate PrometheusRule
+    ScaledObject TriggerAuthentication Certificate PrometheusRule PodMonitor
 fi
 negative docs/argocd/application.yaml Application
 
@@ -251,14 +252,34 @@ for tampered in "--values $OUT/buckets-values.yaml" "--main-tf $OUT/buckets-main
   if "$PYTHON" scripts/deploy/check_buckets.py $tampered >/dev/null; then fail "check_buckets.py accepted $tampered"; else ok; fi
 done
 
-# Grafana dashboard: valid JSON whose queries name only metrics the services export.
-expect dashboard "$PYTHON" scripts/deploy/check_dashboard.py helm/alert-distribution/dashboards/alert-distribution.json
-sed 's/alertdb_ingester_alerts_archived_total/alertdb_ingester_alerts_archivd_total/' \
-  helm/alert-distribution/dashboards/alert-distribution.json >"$OUT/dashboard.json"
-if "$PYTHON" scripts/deploy/check_dashboard.py "$OUT/dashboard.json" >/dev/null; then
-  fail "check_dashboard.py accepted a metric no service exports"
+# Grafana dashboard and Prometheus alerting rules, as rendered for idfint (with the CRD) and the
+# template itself (which integration-tests/tests/metric_names.rs reads): every metric they name
+# is exported by a service (names extracted by scripts/deploy/metric_names.py); each alert has a
+# severity, summary, description and a runbook_url whose section is in docs/alerting.md.
+dashboard=helm/alert-distribution/dashboards/alert-distribution.json
+rules_template=$umbrella/templates/prometheusrule.yaml
+if [[ -f $idfint ]]; then
+  expect "dashboard and alerting rules" "$PYTHON" scripts/deploy/check_dashboard.py "$dashboard" "$idfint" "$rules_template"
 else
-  ok
+  fail "no rendered idfint umbrella for the alerting rules"
+fi
+refused_by_check_dashboard() { # refused_by_check_dashboard WHAT FILE...: check_dashboard.py must fail
+  local what=$1; shift
+  if "$PYTHON" scripts/deploy/check_dashboard.py "$@" >/dev/null; then fail "check_dashboard.py accepted $what"; else ok; fi
+}
+sed 's/alertdb_ingester_alerts_archived_total/alertdb_ingester_alerts_archivd_total/' "$dashboard" >"$OUT/dashboard.json"
+refused_by_check_dashboard "a dashboard metric no service exports" "$OUT/dashboard.json"
+sed 's/alertdb_ingester_commits_total/alertdb_ingester_comits_total/' "$idfint" >"$OUT/rules-misspelt.yaml"
+refused_by_check_dashboard "a rendered alerting rule naming a metric no service exports" "$dashboard" "$OUT/rules-misspelt.yaml"
+sed 's/alertdb_ingester_commits_total/alertdb_ingester_comits_total/' "$rules_template" >"$OUT/prometheusrule.yaml"
+refused_by_check_dashboard "a rule template naming a metric no service exports" "$dashboard" "$OUT/prometheusrule.yaml"
+sed 's/#alertdbservererrors"/#alertdbserver-errors"/' "$idfint" >"$OUT/rules-runbook.yaml"
+refused_by_check_dashboard "a runbook_url whose section docs/alerting.md lacks" "$dashboard" "$OUT/rules-runbook.yaml"
+# Where the cluster does not serve monitoring.coreos.com/v1 PrometheusRule, none is rendered.
+if "$HELM" template alert-distribution "$umbrella" -f "$umbrella/values-idfint.yaml" >"$OUT/no-crd.yaml" 2>"$OUT/err.log"; then
+  if grep -q '^kind: PrometheusRule' "$OUT/no-crd.yaml"; then fail "a PrometheusRule rendered without its CRD's API"; else ok; fi
+else
+  cat "$OUT/err.log" >&2; fail "helm template umbrella without the PrometheusRule API"
 fi
 
 # docker-compose.yml: docker compose config when the plugin is there, else tools/compose-config

@@ -12,7 +12,7 @@
 #              0.7.1 (StrimziSchemaRegistry): the files in ../shared/deploy-schemas/ (DEPLOY_SCHEMAS_DIR),
 #              copied from those releases;
 #            - KEDA $KEDA_VERSION (ScaledObject, TriggerAuthentication), cert-manager $CERT_MANAGER_VERSION
-#              (Certificate), prometheus-operator $PROMETHEUS_OPERATOR_VERSION (PrometheusRule) and Argo CD
+#              (Certificate), prometheus-operator $PROMETHEUS_OPERATOR_VERSION (PrometheusRule, PodMonitor) and Argo CD
 #              $ARGO_CD_VERSION (Application: the documented docs/argocd/application.yaml): the CRD files
 #              of those release tags, from their Go modules on the module proxy.
 #          Not covered: ricoberger's VaultSecret (ricoberger.de/v1alpha1), whose module the proxy refuses
@@ -27,6 +27,8 @@ KEDA_VERSION=v2.21.0
 CERT_MANAGER_VERSION=v1.21.2
 PROMETHEUS_OPERATOR_VERSION=v0.85.0
 ARGO_CD_VERSION=v3.5.7
+# Bump when the list of CRD files below changes, so an existing .cache is rebuilt.
+SCHEMA_SET=2
 KUBECONFORM_VERSION=$(sed -n "s/^KUBECONFORM_VERSION=//p" "$REPO_ROOT/scripts/install/go-tools.sh")
 DEPLOY_SCHEMAS_DIR="${DEPLOY_SCHEMAS_DIR:-$REPO_ROOT/../shared/deploy-schemas}"
 
@@ -40,7 +42,7 @@ command -v "$GO" >/dev/null 2>&1 || GO=/usr/local/go/bin/go
 export GOMODCACHE="$CACHE_DIR/go/mod" GOTOOLCHAIN=local GOFLAGS="-modcacherw"
 
 strimzi_sum=$(cat "$DEPLOY_SCHEMAS_DIR"/*.yaml | sha256sum | cut -d' ' -f1)
-want="k8s $K8S_VERSION kubernetes-validate $KUBERNETES_VALIDATE_VERSION keda $KEDA_VERSION cert-manager $CERT_MANAGER_VERSION prometheus-operator $PROMETHEUS_OPERATOR_VERSION argo-cd $ARGO_CD_VERSION kubeconform $KUBECONFORM_VERSION shared $strimzi_sum"
+want="set $SCHEMA_SET k8s $K8S_VERSION kubernetes-validate $KUBERNETES_VALIDATE_VERSION keda $KEDA_VERSION cert-manager $CERT_MANAGER_VERSION prometheus-operator $PROMETHEUS_OPERATOR_VERSION argo-cd $ARGO_CD_VERSION kubeconform $KUBECONFORM_VERSION shared $strimzi_sum"
 marker="$OUT/.version"
 if [[ -f $marker && $(cat "$marker") == "$want" ]]; then
   log "deploy-schemas: present in $OUT"
@@ -86,7 +88,8 @@ crd_files+=("$keda/config/crd/bases/keda.sh_scaledobjects.yaml" "$keda/config/cr
 cert_manager=$(module_dir "github.com/cert-manager/cert-manager@$CERT_MANAGER_VERSION")
 crd_files+=("$cert_manager/deploy/crds/cert-manager.io_certificates.yaml")
 prometheus_operator=$(module_dir "github.com/prometheus-operator/prometheus-operator@$PROMETHEUS_OPERATOR_VERSION")
-crd_files+=("$prometheus_operator/example/prometheus-operator-crd/monitoring.coreos.com_prometheusrules.yaml")
+crd_files+=("$prometheus_operator/example/prometheus-operator-crd/monitoring.coreos.com_prometheusrules.yaml"
+  "$prometheus_operator/example/prometheus-operator-crd/monitoring.coreos.com_podmonitors.yaml")
 argo_cd=$(module_dir "github.com/argoproj/argo-cd/v3@$ARGO_CD_VERSION")
 crd_files+=("$argo_cd/manifests/crds/application-crd.yaml")
 (cd "$OUT/crds" && FILENAME_FORMAT='{fullgroup}_{kind}_{version}' DENY_ROOT_ADDITIONAL_PROPERTIES=1 \
