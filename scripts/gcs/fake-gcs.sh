@@ -54,6 +54,8 @@ start() {
   fi
   [[ -x $BIN ]] || bash "$REPO_ROOT/scripts/install/go-tools.sh" fake-gcs
   printf '\n===== %s start\n' "$(date -Is)" >>"$LOGFILE"
+  # Descriptors 3-9 closed: a lock the caller holds (`flock FILE scripts/test.sh`) must not stay
+  # held for as long as the daemon runs.
   # setsid: own session, so the server outlives the shell that started it. The inner shell writes
   # its own pid and then becomes the server (exec), so the pid file is right even if setsid forks.
   local args=(
@@ -63,7 +65,7 @@ start() {
   )
   [[ ${FAKE_GCS_LOG_REQUESTS:-0} == 1 ]] && args+=(-log-requests)
   # shellcheck disable=SC2016 # $$ and $@ belong to the inner shell
-  setsid bash -c 'echo $$ >"$0"; exec "$@"' "$PIDFILE" "$BIN" "${args[@]}" </dev/null >>"$LOGFILE" 2>&1 &
+  setsid bash -c 'echo $$ >"$0"; exec "$@"' "$PIDFILE" "$BIN" "${args[@]}" </dev/null >>"$LOGFILE" 2>&1 3>&- 4>&- 5>&- 6>&- 7>&- 8>&- 9>&- &
   local _
   for _ in $(seq 1 100); do # 20 s
     if [[ -s $PIDFILE ]] && ! pid_alive "$PIDFILE"; then break; fi

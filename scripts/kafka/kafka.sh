@@ -136,6 +136,8 @@ start() {
   fi
 
   log "starting kafka $KAFKA_VERSION (logs in $LOG_DIR)"
+  # Descriptors 3-9 closed: a lock the caller holds (`flock FILE scripts/test.sh`) must not stay
+  # held for as long as the daemon runs.
   # setsid: the broker outlives the shell that started it and gets no terminal signals.
   # stdout/stderr only catch JVM-level output (crashes, GC warnings); logs go to server.log.
   setsid java -Xms1g -Xmx1g -server -XX:+UseG1GC -XX:MaxGCPauseMillis=20 \
@@ -143,7 +145,7 @@ start() {
     -Djava.awt.headless=true -Dkafka.logs.dir="$LOG_DIR" \
     -Dlog4j2.configurationFile="$KAFKA_SCRIPTS/log4j2.xml" \
     -cp "$KAFKA_LIBS/*" kafka.Kafka "$CONFIG" \
-    </dev/null >"$LOG_DIR/kafka.out" 2>&1 &
+    </dev/null >"$LOG_DIR/kafka.out" 2>&1 3>&- 4>&- 5>&- 6>&- 7>&- 8>&- 9>&- &
   echo $! >"$PID_FILE"
 
   # A TCP accept is not enough (the listener opens before metadata is loaded): wait for a

@@ -45,6 +45,7 @@ start() {
   mkdir -p "$LOGDIR" "$REG_RUN/tmp"
   [[ -f $LOGFILE ]] && mv -f "$LOGFILE" "$LOGFILE.1"
   log "starting schema registry on 127.0.0.1:$REGISTRY_PORT (log: $LOGFILE)"
+  # Descriptors 3-9 closed: a lock the caller holds must not stay held while the registry runs.
   (
     cd "$app" || exit 1
     exec setsid "$java" \
@@ -56,7 +57,7 @@ start() {
       -Dapicurio.datasource.jdbc.initial-size=2 -Dapicurio.datasource.jdbc.min-size=2 \
       -Dapicurio.datasource.jdbc.max-size=20 \
       -jar quarkus-run.jar
-  ) </dev/null >"$LOGFILE" 2>&1 &
+  ) </dev/null >"$LOGFILE" 2>&1 3>&- 4>&- 5>&- 6>&- 7>&- 8>&- 9>&- &
   pid=$!
   echo "$pid" > "$PIDFILE"
   for _ in $(seq 1 $((START_TIMEOUT * 5))); do
