@@ -7,6 +7,8 @@
 # Usage: scripts/bench/registry-proxy.sh [DURATION] [CONNECTIONS] [THREADS]
 #   defaults: 15s, 32 connections, 2 threads. Needs the local stack (scripts/stack.sh start),
 #   wrk and nginx (Debian: apt-get install wrk nginx-light).
+#   BASELINE_BIN=path/to/another/registry-proxy also measures that build, right after this one,
+#   in the same run (an A/B of two builds beside the same nginx figure).
 set -euo pipefail
 
 repo="$(cd "$(dirname "$0")/../.." && pwd)"
@@ -30,12 +32,13 @@ nginx_bin="$(command -v nginx || echo /usr/sbin/nginx)"
 
 work="$(mktemp -d)"
 proxy_pid=""
+baseline_pid=""
 nginx_started=""
 cleanup() {
-  if [ -n "$proxy_pid" ]; then
-    kill "$proxy_pid" 2>/dev/null || true
-    wait "$proxy_pid" 2>/dev/null || true
-  fi
+  for pid in $proxy_pid $baseline_pid; do
+    kill "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+  done
   if [ -n "$nginx_started" ]; then
     "$nginx_bin" -p "$work/nginx" -c "$work/nginx/nginx.conf" -s stop 2>/dev/null || true
   fi
@@ -83,6 +86,15 @@ LOG_FORMAT=text RUST_LOG=warn target/release/registry-proxy \
   --path-prefix /schema-registry 2>"$work/proxy.log" &
 proxy_pid=$!
 wait_http "http://127.0.0.1:$proxy_port/healthz"
+baseline_bin="${BASELINE_BIN:-}"
+if [ -n "$baseline_bin" ]; then
+  baseline_port="$(free_port)"
+  LOG_FORMAT=text RUST_LOG=warn "$baseline_bin" \
+    --upstream-url "$registry" --listen-host 127.0.0.1 --listen-port "$baseline_port" \
+    --path-prefix /schema-registry 2>"$work/baseline.log" &
+  baseline_pid=$!
+  wait_http "http://127.0.0.1:$baseline_port/healthz"
+fi
 
 nginx_port="$(free_port)"
 upstream_hostport="$(echo "$registry" | sed -E 's#^http://([^/]+).*#\1#')"
@@ -139,6 +151,11 @@ wrk -t1 -c4 -d2s -H "$accept" "$nginx_url" >/dev/null
 read -r nginx_rps nginx_p99 < <(run_wrk nginx "$nginx_url")
 read -r proxy_rps proxy_p99 < <(run_wrk registry-proxy "$proxy_url")
 peak_rss_kb="$(awk '/^VmHWM:/ {print $2}' "/proc/$proxy_pid/status")"
+if [ -n "$baseline_bin" ]; then
+  baseline_url="http://127.0.0.1:$baseline_port/schema-registry/schemas/ids/$id"
+  wrk -t1 -c4 -d2s -H "$accept" "$baseline_url" >/dev/null
+  read -r baseline_rps baseline_p99 < <(run_wrk baseline "$baseline_url")
+fi
 
 echo
 echo "GET /schemas/ids/$id ($duration, $connections connections, $threads wrk threads)"
@@ -146,6 +163,11 @@ printf '%-16s %12s %10s\n' "" "requests/s" "p99"
 printf '%-16s %12s %10s\n' "nginx" "$nginx_rps" "$nginx_p99"
 printf '%-16s %12s %10s\n' "registry-proxy" "$proxy_rps" "$proxy_p99"
 awk -v p="$proxy_rps" -v n="$nginx_rps" 'BEGIN { printf "ratio proxy/nginx requests/s: %.1fx (target >= 3x)\n", p / n }'
+if [ -n "$baseline_bin" ]; then
+  printf '%-16s %12s %10s\n' "baseline" "$baseline_rps" "$baseline_p99"
+  awk -v b="$baseline_rps" -v n="$nginx_rps" -v p="$proxy_rps" \
+    'BEGIN { printf "ratio baseline/nginx: %.1fx; this build/baseline: %.2fx\n", b / n, p / b }'
+fi
 awk -v kb="$peak_rss_kb" 'BEGIN { printf "registry-proxy peak RSS: %.1f MB (target <= 50 MB)\n", kb / 1024 }'
 echo "(p99 target <= 5ms)"
 ratio=$(awk -v p="$proxy_rps" -v n="$nginx_rps" 'BEGIN { printf "%.0f", p / n }')
