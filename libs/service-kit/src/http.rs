@@ -411,12 +411,22 @@ impl hyper::service::Service<hyper::Request<Incoming>> for Handler {
     fn call(&self, request: hyper::Request<Incoming>) -> Self::Future {
         self.activity.head_complete();
         let response = tower::Service::call(&mut self.router.clone(), request);
-        let response = tokio::time::timeout(self.timeout, response);
+        let timeout = self.timeout;
         Box::pin(async move {
-            Ok(match response.await {
-                Ok(Ok(response)) => response,
-                Ok(Err(never)) => match never {},
-                Err(_) => timed_out(),
+            let mut response = pin!(response);
+            // Most handlers answer on their first poll (alertdb-server reads local files
+            // inline): no timer for them.
+            let first = std::future::poll_fn(|cx| Poll::Ready(response.as_mut().poll(cx))).await;
+            let answered = match first {
+                Poll::Ready(answered) => answered,
+                Poll::Pending => match tokio::time::timeout(timeout, response).await {
+                    Ok(answered) => answered,
+                    Err(_) => return Ok(timed_out()),
+                },
+            };
+            Ok(match answered {
+                Ok(response) => response,
+                Err(never) => match never {},
             })
         })
     }
