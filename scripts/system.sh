@@ -80,9 +80,12 @@ start() {
       --schema-registry-url "$registry" "$VISIT" >>"$LOG_DIR/create-stream.log" 2>&1 \
       || die "create-stream failed; see $LOG_DIR/create-stream.log"
     log "loaded the visit into alerts-static"
-    # The live topic must exist before the community users' consumers and the ingester start.
+    # The live topic must exist before the community users' consumers and the ingester start,
+    # and the ingester's dead-letter topic before it reports ready.
     scripts/kafka/kafka-tool topics --bootstrap-server "$broker" --create --if-not-exists \
       --topic alerts-simulated --partitions 4 >/dev/null
+    scripts/kafka/kafka-tool topics --bootstrap-server "$broker" --create --if-not-exists \
+      --topic alerts-simulated.dlq --partitions 1 >/dev/null
   fi
   daemon play-stream "$BIN/rubin-alert-sim" play-stream -B "$broker" --src-topic alerts-static \
     --dst-topic alerts-simulated --repeat-interval 37 --listen-port "$SIM_METRICS_PORT"

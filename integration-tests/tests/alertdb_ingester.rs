@@ -238,6 +238,8 @@ fn settings(topics: &[&str], group: &str, alerts_url: &str, schemas_url: &str) -
         schema_registry_address: Some(stack.registry_url.clone()),
         commit_interval_ms: 200,
         retry_max_backoff_ms: 1_000,
+        // Each test's topics are its own; their dead-letter topics are created on demand.
+        create_dlq_topic: true,
         ..Settings::default()
     }
 }
@@ -845,6 +847,7 @@ topics = ["{topic}"]
 group = "{group}"
 schema_registry_address = "{registry}"
 commit_interval_ms = 200
+create_dlq_topic = true
 {extra}
 [kafka]
 bootstrap_servers = "{kafka}"

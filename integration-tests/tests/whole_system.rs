@@ -80,7 +80,10 @@ impl System {
         let broker_user = unique_name("broker");
 
         // The live topic exists before any consumer subscribes, as in a deployment.
-        stack.create_topics(&[&live_topic], 4).await.unwrap();
+        stack
+            .create_topics(&[&live_topic, &format!("{live_topic}.dlq")], 4)
+            .await
+            .unwrap();
         let passwords = stack
             .apply_users(&serde_json::json!({ "users": [
                 { "username": broker_user, "readonlyTopics": [live_topic], "groups": [broker_user] },
@@ -567,7 +570,11 @@ async fn a_visit_reaches_the_brokers_and_the_archive_byte_identical() {
         "the broker received exactly the archived alerts"
     );
     Stack::get()
-        .delete_topics(&[&system.static_topic, &system.live_topic])
+        .delete_topics(&[
+            &system.static_topic,
+            &system.live_topic,
+            &format!("{}.dlq", system.live_topic),
+        ])
         .await
         .unwrap();
 }

@@ -425,6 +425,69 @@ fn check_connection_blocking(
     }
 }
 
+/// The topics of `topics` the cluster does not have (or reports with an error, e.g. not
+/// authorised to describe), asked through a consumer handle so the question never creates a
+/// topic (librdkafka's `allow.auto.create.topics` is off for consumers).
+pub async fn missing_topics(
+    config: &ClientConfig,
+    topics: &[String],
+    timeout: Duration,
+) -> Result<Vec<String>, KafkaError> {
+    let mut config = config.clone();
+    config.set("allow.auto.create.topics", "false");
+    let topics = topics.to_vec();
+    tokio::task::spawn_blocking(move || {
+        let consumer: rdkafka::consumer::BaseConsumer = config.create()?;
+        let mut missing = Vec::new();
+        for topic in topics {
+            let metadata =
+                rdkafka::consumer::Consumer::fetch_metadata(&consumer, Some(&topic), timeout)?;
+            let present = metadata
+                .topics()
+                .iter()
+                .any(|t| t.name() == topic && t.error().is_none() && !t.partitions().is_empty());
+            if !present {
+                missing.push(topic);
+            }
+        }
+        Ok(missing)
+    })
+    .await
+    .unwrap_or_else(|join| {
+        Err(KafkaError::MetadataFetch(if join.is_panic() {
+            RDKafkaErrorCode::Fail
+        } else {
+            RDKafkaErrorCode::OperationTimedOut
+        }))
+    })
+}
+
+/// Creates `topics` with the brokers' default partitions and replication; a topic that
+/// already exists is fine. The error names the topic and Kafka's reason (e.g.
+/// `TopicAuthorizationFailed` when ACLs forbid it).
+pub async fn create_topics(config: &ClientConfig, topics: &[String]) -> Result<(), String> {
+    use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+    let admin: AdminClient<rdkafka::client::DefaultClientContext> = config
+        .create()
+        .map_err(|e| format!("creating a Kafka admin client: {e}"))?;
+    let new: Vec<NewTopic<'_>> = topics
+        .iter()
+        .map(|t| NewTopic::new(t, -1, TopicReplication::Fixed(-1)))
+        .collect();
+    let options = AdminOptions::new().operation_timeout(Some(Duration::from_secs(30)));
+    let results = admin
+        .create_topics(&new, &options)
+        .await
+        .map_err(|e| e.to_string())?;
+    for result in results {
+        match result {
+            Ok(_) | Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
+            Err((topic, code)) => return Err(format!("creating topic {topic}: {code}")),
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -10,6 +10,13 @@
 //!   cancels their in-flight work; late results of the old assignment are ignored.
 //! - On shutdown: stop fetching, wait up to `drain_timeout` for in-flight work, abandon the
 //!   rest, commit what is durable synchronously, flush the dead-letter producer.
+//! - Before subscribing, the dead-letter topics must exist: a missing one is created when
+//!   `--create-dlq-topic` says so, else the ingester stays not ready (the reason in `/readyz`
+//!   and the log) and checks again every few seconds. It does not consume meanwhile: the
+//!   first poison message would otherwise hold its partition's commits.
+//! - The consume loop beats its [`Heartbeat`] on every turn, idle polls included, so
+//!   `/healthz` fails only when the loop itself is stuck (a write that never returns, an
+//!   in-flight window that never drains) for longer than `--liveness-deadline`.
 
 use crate::archive::{Archiver, Backoff, Health, Outcome, Poison};
 use crate::metrics::Metrics;
@@ -24,7 +31,7 @@ use rdkafka::message::{Header, Headers, Message, OwnedHeaders};
 use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
 use rdkafka::statistics::Statistics;
 use rdkafka::{Offset, TopicPartitionList};
-use service_kit::ops::Readiness;
+use service_kit::ops::{Heartbeat, Liveness, Readiness};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -38,6 +45,10 @@ pub const KAFKA: &str = "kafka";
 pub const POISON: &str = "poison-messages";
 /// Readiness component of the dead-letter producer.
 pub const DEAD_LETTERS: &str = "dead-letter-topic";
+/// Liveness name of the consume loop.
+pub const CONSUME_LOOP: &str = "consume-loop";
+/// How often a missing dead-letter topic is looked for again.
+pub const DLQ_CHECK_INTERVAL: Duration = Duration::from_secs(2);
 
 /// Header names on dead-lettered messages.
 pub const HEADER_REASON: &str = "alertdb-dlq-reason";
@@ -277,9 +288,17 @@ pub async fn consume(
     archiver: Arc<Archiver>,
     metrics: Metrics,
     readiness: Readiness,
+    liveness: &Liveness,
     shutdown: CancellationToken,
 ) -> Result<(), IngestError> {
     readiness.register(KAFKA);
+    let heartbeat = liveness.register(CONSUME_LOOP, config.liveness_deadline);
+    // Idle polls end this often, so a quiet topic keeps the loop beating.
+    let idle_poll = (config.liveness_deadline / 4).min(Duration::from_secs(1));
+    if !await_dead_letter_topics(config, &readiness, &heartbeat, idle_poll, &shutdown).await? {
+        heartbeat.finish();
+        return Ok(());
+    }
     let kafka_health = Health::new(&readiness, KAFKA);
     kafka_health.failing("waiting for a partition assignment");
     let shared = Arc::new(Shared {
@@ -349,12 +368,17 @@ pub async fn consume(
     });
 
     loop {
+        heartbeat.beat();
         if halted.load(Ordering::Relaxed) {
             // Stop-and-alert: no dead-letter topic, a poison message blocks its partition;
-            // fetch nothing more, keep serving /readyz and committing what is durable.
-            shutdown.cancelled().await;
-            break;
+            // fetch nothing more, keep serving /readyz and committing what is durable. The
+            // loop is not stuck (a restart would stop at the same message), so it beats on.
+            tokio::select! {
+                _ = shutdown.cancelled() => break,
+                _ = tokio::time::sleep(idle_poll) => continue,
+            }
         }
+        // A full window that never drains (writes that never return) stops the beats here.
         let permit = tokio::select! {
             _ = shutdown.cancelled() => break,
             permit = permits.clone().acquire_owned() => match permit {
@@ -365,6 +389,8 @@ pub async fn consume(
         let message = tokio::select! {
             _ = shutdown.cancelled() => break,
             message = consumer.recv() => message,
+            // Nothing to read (recv is cancel-safe): beat and poll again.
+            _ = tokio::time::sleep(idle_poll) => continue,
         };
         let message = match message {
             Ok(message) => message,
@@ -401,6 +427,7 @@ pub async fn consume(
         });
     }
 
+    heartbeat.finish();
     // Drain: wait for in-flight work, then abandon what remains.
     tracing::info!(
         in_flight = shared.lock().in_flight(),
@@ -437,6 +464,107 @@ pub async fn consume(
     .ok();
     tracing::info!("stopped");
     Ok(())
+}
+
+/// The dead-letter topics this configuration produces to.
+fn dead_letter_topics(config: &IngesterConfig) -> Vec<String> {
+    let mut topics: Vec<String> = config
+        .topics
+        .iter()
+        .filter_map(|source| config.dead_letters.topic_for(source))
+        .collect();
+    topics.sort();
+    topics.dedup();
+    topics
+}
+
+/// Waits until every dead-letter topic exists, creating missing ones when the settings say
+/// so; not ready meanwhile, with the reason. `Ok(false)` when shutdown came first.
+async fn await_dead_letter_topics(
+    config: &IngesterConfig,
+    readiness: &Readiness,
+    heartbeat: &Heartbeat,
+    beat_every: Duration,
+    shutdown: &CancellationToken,
+) -> Result<bool, IngestError> {
+    let wanted = dead_letter_topics(config);
+    if wanted.is_empty() {
+        return Ok(true);
+    }
+    readiness.set_not_ready(DEAD_LETTERS, "checking that the dead-letter topic exists");
+    let client = config.kafka.client_config()?;
+    let mut last_reason = String::new();
+    loop {
+        heartbeat.beat();
+        let check = service_kit::kafka::missing_topics(&client, &wanted, Duration::from_secs(10));
+        let missing = tokio::select! {
+            _ = shutdown.cancelled() => return Ok(false),
+            missing = beating(heartbeat, beat_every, check) => missing,
+        };
+        let reason = match missing {
+            Ok(missing) if missing.is_empty() => {
+                tracing::info!(topics = ?wanted, "dead-letter topics exist");
+                readiness.set_ready(DEAD_LETTERS);
+                return Ok(true);
+            }
+            Ok(missing) if config.create_dlq_topic => {
+                let create = service_kit::kafka::create_topics(&client, &missing);
+                let created = tokio::select! {
+                    _ = shutdown.cancelled() => return Ok(false),
+                    created = beating(heartbeat, beat_every, create) => created,
+                };
+                match created {
+                    Ok(()) => {
+                        tracing::info!(topics = ?missing, "created the dead-letter topic(s)");
+                        format!(
+                            "created dead-letter topic {}; waiting for it to appear",
+                            missing.join(", ")
+                        )
+                    }
+                    Err(error) => format!(
+                        "dead-letter topic {} does not exist and --create-dlq-topic could not \
+                         create it: {error} (create it, allow the ingester to, or set --no-dlq)",
+                        missing.join(", ")
+                    ),
+                }
+            }
+            Ok(missing) => format!(
+                "dead-letter topic {} does not exist (create it, or set --create-dlq-topic, \
+                 or --no-dlq)",
+                missing.join(", ")
+            ),
+            Err(error) => format!(
+                "cannot check that dead-letter topic {} exists: {error}",
+                wanted.join(", ")
+            ),
+        };
+        if reason != last_reason {
+            tracing::error!(reason = %reason, "not consuming until the dead-letter topic exists");
+            last_reason.clone_from(&reason);
+        }
+        readiness.set_not_ready(DEAD_LETTERS, reason);
+        tokio::select! {
+            _ = shutdown.cancelled() => return Ok(false),
+            _ = beating(heartbeat, beat_every, tokio::time::sleep(DLQ_CHECK_INTERVAL)) => {}
+        }
+    }
+}
+
+/// Awaits `work` (bounded by its own timeout), beating meanwhile: waiting on a dependency is
+/// readiness's business, not liveness's.
+async fn beating<T>(
+    heartbeat: &Heartbeat,
+    every: Duration,
+    work: impl std::future::Future<Output = T>,
+) -> T {
+    tokio::pin!(work);
+    loop {
+        heartbeat.beat();
+        tokio::select! {
+            done = &mut work => return done,
+            _ = tokio::time::sleep(every) => {}
+        }
+    }
 }
 
 fn commit_now(consumer: &StreamConsumer<IngestContext>, shared: &Shared, mode: CommitMode) {

@@ -88,6 +88,7 @@ pub async fn run(
         archiver,
         metrics,
         ops.readiness().clone(),
+        ops.liveness(),
         shutdown,
     )
     .await;

@@ -13,7 +13,7 @@ use object_storage::StoreOptions;
 use serde::Deserialize;
 use service_kit::kafka::{KafkaConfigError, KafkaSettings, SecurityProtocol};
 use service_kit::secret::Secret;
-use service_kit::settings::{self, Layers, Overrides, SettingsError};
+use service_kit::settings::{self, DurationSetting, Layers, Overrides, SettingsError};
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
@@ -76,6 +76,11 @@ pub struct Settings {
     pub dlq_enabled: bool,
     /// Dead-letter topic; `<source topic>.dlq` when unset.
     pub dlq_topic: Option<String>,
+    /// Create missing dead-letter topics at start (broker defaults for partitions and
+    /// replication) instead of waiting for an operator to.
+    pub create_dlq_topic: bool,
+    /// `/healthz` fails when the consume loop has not turned for this long.
+    pub liveness_deadline: DurationSetting,
     /// Alert writes in flight at once.
     pub max_in_flight: usize,
     /// gzip level, 0–9.
@@ -108,6 +113,8 @@ impl Default for Settings {
             registry_timeout_ms: 5_000,
             dlq_enabled: true,
             dlq_topic: None,
+            create_dlq_topic: false,
+            liveness_deadline: DurationSetting(DEFAULT_LIVENESS_DEADLINE),
             max_in_flight: 64,
             gzip_level: DEFAULT_GZIP_LEVEL,
             commit_interval_ms: 500,
@@ -117,6 +124,10 @@ impl Default for Settings {
         }
     }
 }
+
+/// Long enough for a store or registry outage of a minute or two to be ridden out with
+/// retries (not ready, not restarted); a loop stuck longer is restarted.
+pub const DEFAULT_LIVENESS_DEADLINE: Duration = Duration::from_secs(120);
 
 /// Chosen by measurement (docs/benchmarks.md, `gzip_levels`): level 1 is ISA-L's igzip, ~3× as
 /// fast as any other implementation's level 1 or above, for 2–4% more bytes than levels 2–9.
@@ -210,6 +221,14 @@ pub struct Cli {
     /// No dead-letter topic: stop at the first poison message and report not ready.
     #[arg(long)]
     pub no_dlq: bool,
+    /// Create a missing dead-letter topic at start (broker defaults; needs the ACL to create
+    /// topics). Without it the ingester waits, not ready, until the topic exists.
+    #[arg(long)]
+    pub create_dlq_topic: bool,
+    /// /healthz fails when the consume loop has not turned for this long (500ms, 10s, 2m)
+    /// [default: 2m].
+    #[arg(long, value_name = "DURATION")]
+    pub liveness_deadline: Option<DurationSetting>,
     /// Alert writes in flight at once [default: 64].
     #[arg(long)]
     pub max_in_flight: Option<usize>,
@@ -291,6 +310,11 @@ impl Cli {
             )
             .set("dlq_topic", self.dlq_topic.clone())
             .set("dlq_enabled", self.no_dlq.then_some(false))
+            .set("create_dlq_topic", self.create_dlq_topic.then_some(true))
+            .set(
+                "liveness_deadline",
+                self.liveness_deadline.map(|d| d.0.as_secs_f64()),
+            )
             .set("max_in_flight", self.max_in_flight.map(|n| n as i64))
             .set("gzip_level", self.gzip_level.map(i64::from));
         let mut settings: Settings = settings::load(Layers {
@@ -344,6 +368,8 @@ pub enum ConfigError {
     EmptyDlqTopic,
     #[error("--dlq-topic {0} is also a source topic; dead letters would be read back")]
     DlqIsSource(String),
+    #[error("--liveness-deadline must be at least 100ms")]
+    LivenessDeadline,
 }
 
 /// Where poison messages go.
@@ -383,6 +409,8 @@ pub struct IngesterConfig {
     pub registry_url: String,
     pub registry_timeout: Duration,
     pub dead_letters: DeadLetters,
+    pub create_dlq_topic: bool,
+    pub liveness_deadline: Duration,
     pub max_in_flight: usize,
     pub gzip_level: u32,
     pub commit_interval: Duration,
@@ -485,6 +513,9 @@ impl Settings {
         if self.max_in_flight == 0 {
             return Err(ConfigError::ZeroInFlight);
         }
+        if self.liveness_deadline.0 < Duration::from_millis(100) {
+            return Err(ConfigError::LivenessDeadline);
+        }
         if self.gzip_level > 9 {
             return Err(ConfigError::GzipLevel(self.gzip_level));
         }
@@ -501,6 +532,8 @@ impl Settings {
             registry_url,
             registry_timeout: Duration::from_millis(self.registry_timeout_ms.max(1)),
             dead_letters,
+            create_dlq_topic: self.create_dlq_topic,
+            liveness_deadline: self.liveness_deadline.0,
             max_in_flight: self.max_in_flight,
             gzip_level: self.gzip_level,
             commit_interval: Duration::from_millis(self.commit_interval_ms.max(10)),
@@ -560,6 +593,32 @@ mod tests {
         );
         assert_eq!(config.kafka.security_protocol, SecurityProtocol::Plaintext);
         assert!(!config.store.fsync_local_files);
+        assert!(!config.create_dlq_topic);
+        assert_eq!(config.liveness_deadline, Duration::from_secs(120));
+    }
+
+    #[test]
+    fn liveness_deadline_and_dlq_creation_are_flags_or_settings() {
+        let flags = config(&["--liveness-deadline", "90s", "--create-dlq-topic"]).unwrap();
+        assert_eq!(flags.liveness_deadline, Duration::from_secs(90));
+        assert!(flags.create_dlq_topic);
+        let mut toml = tempfile::Builder::new().suffix(".toml").tempfile().unwrap();
+        std::io::Write::write_all(
+            &mut toml,
+            b"liveness_deadline = \"1500ms\"\ncreate_dlq_topic = true\n",
+        )
+        .unwrap();
+        let path = toml.path().to_str().unwrap();
+        let file = config(&["--config", path]).unwrap();
+        assert_eq!(file.liveness_deadline, Duration::from_millis(1500));
+        assert!(file.create_dlq_topic);
+        let err = config_err(&["--liveness-deadline", "10ms"]);
+        assert!(matches!(err, ConfigError::LivenessDeadline), "{err}");
+        assert!(Cli::try_parse_from(["x", "--liveness-deadline", "soon"]).is_err());
+    }
+
+    fn config_err(extra: &[&str]) -> ConfigError {
+        config(extra).unwrap_err()
     }
 
     #[test]
