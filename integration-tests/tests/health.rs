@@ -6,6 +6,9 @@
 //!   the store answers; a quiet topic alone never fails it;
 //! - an ingester whose dead-letter topic is missing is not ready, with the reason in `/readyz`
 //!   and its log, until the topic exists; with `--create-dlq-topic` it creates it;
+//! - a replayer that cannot produce (its brokers unreachable) fails `/healthz`, and passes
+//!   again once they are back; a missing source or destination topic keeps it not ready with
+//!   the reason.
 
 use alert_packet::binary::write_long;
 use alert_packet::wire;
@@ -384,4 +387,195 @@ async fn a_missing_dead_letter_topic_keeps_the_ingester_not_ready_until_it_exist
         .delete_topics(&[&topic, &dlq, &second, &created])
         .await
         .unwrap();
+}
+
+// ---------------------------------------------------------------------------------------------
+// The replayer: a private single-node Kafka the test can stop (the shared one is never
+// stopped), started by the project's own script, as tests/alertdb_ingester.rs does.
+
+struct PrivateKafka {
+    dir: tempfile::TempDir,
+    ports: [u16; 4],
+}
+
+impl PrivateKafka {
+    fn command(&self, action: &str) -> std::process::Command {
+        let [plaintext, mtls, scram, controller] = self.ports;
+        let mut command =
+            std::process::Command::new(Stack::get().repo.join("scripts/kafka/kafka.sh"));
+        command
+            .arg(action)
+            .env("ALERTDIST_RUN_DIR", self.dir.path())
+            .env("ALERTDIST_KAFKA_PLAINTEXT_PORT", plaintext.to_string())
+            .env("ALERTDIST_KAFKA_MTLS_PORT", mtls.to_string())
+            .env("ALERTDIST_KAFKA_SCRAM_PORT", scram.to_string())
+            .env("ALERTDIST_KAFKA_CONTROLLER_PORT", controller.to_string());
+        command
+    }
+
+    fn script(&self, action: &str) {
+        let output = self.command(action).output().unwrap();
+        assert!(
+            output.status.success(),
+            "kafka.sh {action}: {}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+
+    fn start() -> PrivateKafka {
+        let kafka = PrivateKafka {
+            dir: tempfile::tempdir().unwrap(),
+            ports: [free_port(), free_port(), free_port(), free_port()],
+        };
+        kafka.script("start");
+        kafka
+    }
+
+    fn bootstrap(&self) -> String {
+        format!("127.0.0.1:{}", self.ports[0])
+    }
+
+    fn client_config(&self) -> rdkafka::ClientConfig {
+        service_kit::kafka::KafkaSettings {
+            bootstrap_servers: self.bootstrap(),
+            ..Default::default()
+        }
+        .client_config()
+        .unwrap()
+    }
+}
+
+impl Drop for PrivateKafka {
+    fn drop(&mut self) {
+        let _ = self.command("stop").output();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replayer_waits_for_its_topics_and_fails_healthz_while_it_cannot_produce() {
+    let kafka = tokio::task::spawn_blocking(PrivateKafka::start)
+        .await
+        .unwrap();
+    let (src, dst) = (unique_name("health-src"), unique_name("health-dst"));
+    let logs = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let mut replayer = Daemon::start(
+        "play-stream",
+        &release_binary("rubin-alert-sim"),
+        &[
+            "play-stream",
+            "-B",
+            &kafka.bootstrap(),
+            "--src-topic",
+            &src,
+            "--dst-topic",
+            &dst,
+            "--create-dst-topic",
+            "--repeat-interval",
+            "0.5",
+            "--pacing",
+            "none",
+            "--liveness-deadline",
+            "3s",
+            "--listen-port",
+            &port.to_string(),
+        ],
+        &[("RUST_LOG", "info")],
+        logs.path(),
+    )
+    .unwrap();
+    let healthz = format!("http://127.0.0.1:{port}/healthz");
+    let readyz = format!("http://127.0.0.1:{port}/readyz");
+    let metrics = format!("http://127.0.0.1:{port}/metrics");
+
+    // No source topic yet: not ready, with the reason; alive while it waits.
+    let reason = format!("source topic {src} does not exist; load it with create-stream first");
+    wait_for(&readyz, Duration::from_secs(30), &replayer, |s, b| {
+        s == 503 && b.contains(&reason)
+    })
+    .await;
+    tokio::time::sleep(DEADLINE + Duration::from_secs(1)).await;
+    assert_eq!(get(&healthz).await.0, 200, "{}", replayer.log_text());
+    assert!(replayer.log_text().contains(&reason));
+
+    // The source appears with a few alerts: the destination is created, passes run, ready.
+    let admin: rdkafka::admin::AdminClient<rdkafka::client::DefaultClientContext> =
+        kafka.client_config().create().unwrap();
+    for result in admin
+        .create_topics(
+            &[rdkafka::admin::NewTopic::new(
+                &src,
+                1,
+                rdkafka::admin::TopicReplication::Fixed(1),
+            )],
+            &rdkafka::admin::AdminOptions::new().operation_timeout(Some(Duration::from_secs(10))),
+        )
+        .await
+        .unwrap()
+    {
+        result.unwrap();
+    }
+    let producer: FutureProducer = kafka.client_config().create().unwrap();
+    for id in 0..20 {
+        producer
+            .send(
+                FutureRecord::<(), [u8]>::to(&src).payload(&alert(1, 2_000_000 + id)[..]),
+                Duration::from_secs(10),
+            )
+            .await
+            .map_err(|(e, _)| e)
+            .unwrap();
+    }
+    drop(producer);
+    wait_for(&readyz, Duration::from_secs(30), &replayer, |s, _| s == 200).await;
+    let started = Instant::now();
+    while integration_tests::process::metric_sum(&metrics, "alertsim_passes_total")
+        .await
+        .unwrap()
+        < 2.0
+    {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "{}",
+            replayer.log_text()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(get(&healthz).await, (200, "ok".to_owned()));
+
+    // The brokers go away: no pass can run, nothing is delivered; /healthz fails.
+    tokio::task::block_in_place(|| kafka.script("stop"));
+    let stopped = Instant::now();
+    let mut body = String::new();
+    wait_for(&healthz, Duration::from_secs(30), &replayer, |s, b| {
+        s == 503 && {
+            body = b.to_owned();
+            true
+        }
+    })
+    .await;
+    let unhealthy_after = stopped.elapsed();
+    assert!(
+        unhealthy_after <= DEADLINE + Duration::from_secs(5),
+        "unhealthy only {unhealthy_after:?} after the brokers stopped (deadline {DEADLINE:?})"
+    );
+    assert!(body.contains("replay-loop"), "{body}");
+    assert!(
+        replayer.is_running(),
+        "the replayer waits out the outage: {}",
+        replayer.log_text()
+    );
+
+    // The brokers are back: passes run again, /healthz passes.
+    tokio::task::block_in_place(|| kafka.script("start"));
+    let restarted = Instant::now();
+    wait_for(&healthz, Duration::from_secs(60), &replayer, |s, _| {
+        s == 200
+    })
+    .await;
+    eprintln!(
+        "replayer: 503 {unhealthy_after:?} after the brokers stopped, 200 again {:?} after they were back",
+        restarted.elapsed()
+    );
 }

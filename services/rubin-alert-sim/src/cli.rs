@@ -4,6 +4,7 @@
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use service_kit::kafka::{KafkaSettings, SecurityProtocol, TlsFiles};
 use service_kit::secret::Secret;
+use service_kit::settings::DurationSetting;
 use std::path::PathBuf;
 
 /// Environment variable holding the SCRAM password (never a flag: flags show in `ps`).
@@ -218,6 +219,15 @@ pub struct PlayStream {
     /// Port of /metrics, /healthz and /readyz (0: any free port).
     #[arg(long, default_value_t = 9100, env = "ALERTSIM_LISTEN_PORT")]
     pub listen_port: u16,
+    /// /healthz fails when the replay loop has made no progress (no delivery confirmed while
+    /// alerts are in flight, or no pass able to start) for this long (500ms, 10s, 2m).
+    #[arg(
+        long,
+        default_value = "2m",
+        env = "ALERTSIM_LIVENESS_DEADLINE",
+        value_name = "DURATION"
+    )]
+    pub liveness_deadline: DurationSetting,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -332,6 +342,10 @@ mod tests {
         assert_eq!(play.repeat_interval, 37.0);
         assert_eq!(play.dst_topic_partitions, 4);
         assert_eq!(play.pacing, Pacing::Offsets);
+        assert_eq!(
+            play.liveness_deadline.0,
+            std::time::Duration::from_secs(120)
+        );
 
         let cli = parse(&["play-stream", "--repeat-interval", "-1"]).unwrap();
         let Command::PlayStream(play) = cli.command else {
@@ -376,5 +390,16 @@ mod tests {
         assert!(parse(&["create-stream"]).is_err());
         assert!(parse(&["bogus-command"]).is_err());
         assert!(parse(&["play-stream", "--pacing", "sometimes"]).is_err());
+        assert!(parse(&["play-stream", "--liveness-deadline", "soon"]).is_err());
+        let Command::PlayStream(play) = parse(&["play-stream", "--liveness-deadline", "1500ms"])
+            .unwrap()
+            .command
+        else {
+            panic!()
+        };
+        assert_eq!(
+            play.liveness_deadline.0,
+            std::time::Duration::from_millis(1500)
+        );
     }
 }

@@ -8,6 +8,15 @@
 //! and never drifts otherwise. Nothing holds a whole pass in memory: the consumer's prefetch
 //! and the producer's queue are bounded. SIGTERM ends after the current message; deliveries
 //! in flight are awaited before exit.
+//!
+//! Health: the replay loop beats its heartbeat on every confirmed delivery, while it waits
+//! for its next slot or for paced alerts with nothing in flight, and after each pass, so
+//! `/healthz` fails once it has made no progress for `--liveness-deadline` (brokers
+//! unreachable, the destination gone, deliveries failing and retried). When repeating, a pass
+//! that fails (its metadata, offsets or source cannot be read) is logged and tried again
+//! rather than ending the daemon. At start the source topic and the destination (created
+//! with `--create-dst-topic`) must exist: until they do, a repeating replayer waits with
+//! `topics` not ready and the reason in `/readyz` and the log; a single pass fails at once.
 
 use crate::cli::{Pacing, PlayStream};
 use crate::loader::{enqueue, producer_config, Delivery, TIME_OFFSET_HEADER};
@@ -21,11 +30,18 @@ use rdkafka::consumer::{Consumer, StreamConsumer};
 use rdkafka::message::{Headers, Message};
 use rdkafka::producer::{DeliveryFuture, FutureProducer, FutureRecord};
 use rdkafka::{Offset, TopicPartitionList};
-use service_kit::ops::Ops;
+use service_kit::ops::{Heartbeat, Ops};
 use std::collections::HashMap;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
+
+/// Readiness component: the source and destination topics exist.
+pub const TOPICS: &str = "topics";
+/// Liveness name of the replay loop.
+pub const REPLAY_LOOP: &str = "replay-loop";
+/// How often missing topics are looked for again.
+pub const TOPIC_CHECK_INTERVAL: Duration = Duration::from_secs(2);
 
 /// What one pass did.
 #[derive(Debug, Clone, PartialEq)]
@@ -114,6 +130,7 @@ pub async fn serve(
 ) -> anyhow::Result<PlayReport> {
     let ops = Ops::new("rubin-alert-sim", env!("CARGO_PKG_VERSION"));
     ops.readiness().register("kafka");
+    ops.readiness().register(TOPICS);
     let router: axum::Router = ops.router();
     let server_shutdown = shutdown.clone();
     let server = tokio::spawn(service_kit::http::serve(
@@ -141,28 +158,30 @@ pub async fn play(
     let client_config = kafka.client_config()?;
     service_kit::kafka::check_connection(&kafka).await?;
     ops.readiness().set_ready("kafka");
-    if !topics::exists(&client_config, &args.src_topic)? {
-        bail!(
-            "source topic {} does not exist; load it with create-stream first",
-            args.src_topic
-        );
-    }
-    if args.create_dst_topic {
-        topics::recreate(
-            &client_config,
-            &TopicSpec {
-                name: &args.dst_topic,
-                partitions: args.dst_topic_partitions,
-                replication_factor: 1,
-                configs: &[],
-            },
-        )
-        .await?;
-    } else if !topics::exists(&client_config, &args.dst_topic)? {
-        bail!(
-            "destination topic {} does not exist; pass --create-dst-topic to create it",
-            args.dst_topic
-        );
+    let interval =
+        (args.repeat_interval >= 0.0).then(|| Duration::from_secs_f64(args.repeat_interval));
+    let heartbeat = ops
+        .liveness()
+        .register(REPLAY_LOOP, args.liveness_deadline.0);
+    let beat_every = (args.liveness_deadline.0 / 4).min(Duration::from_secs(1));
+    let mut report = PlayReport {
+        passes: 0,
+        alerts: 0,
+        overruns: 0,
+    };
+    let ready = ensure_topics(
+        args,
+        &client_config,
+        ops,
+        interval.is_some(),
+        &heartbeat,
+        beat_every,
+        &shutdown,
+    )
+    .await?;
+    if !ready {
+        heartbeat.finish();
+        return Ok(report);
     }
 
     let producer: FutureProducer = producer_config(client_config.clone()).create()?;
@@ -178,38 +197,60 @@ pub async fn play(
         .set("fetch.max.bytes", "16777216")
         .create()?;
 
-    let interval =
-        (args.repeat_interval >= 0.0).then(|| Duration::from_secs_f64(args.repeat_interval));
     let max_passes = match interval {
         None => 1,
         Some(_) => args.passes.unwrap_or(u64::MAX),
-    };
-    let mut report = PlayReport {
-        passes: 0,
-        alerts: 0,
-        overruns: 0,
     };
     let mut schedule_base = Instant::now();
     let mut slot = 0u64;
     while report.passes < max_passes && !shutdown.is_cancelled() {
         let scheduled = interval.map_or(schedule_base, |i| schedule_base + i.mul_f64(slot as f64));
-        tokio::select! {
-            _ = tokio::time::sleep_until(scheduled.into()) => {}
-            _ = shutdown.cancelled() => break,
+        // Idle until the slot: beats, but only once it has waited (a pass tried again at
+        // once after a failure is no progress).
+        let until_slot = tokio::time::sleep_until(scheduled.into());
+        tokio::pin!(until_slot);
+        loop {
+            tokio::select! {
+                _ = &mut until_slot => break,
+                _ = shutdown.cancelled() => break,
+                _ = tokio::time::sleep(beat_every) => heartbeat.beat(),
+            }
+        }
+        if shutdown.is_cancelled() {
+            break;
         }
         let started = Instant::now();
         metrics
             .schedule_lag
             .set(started.saturating_duration_since(scheduled).as_secs_f64());
-        let alerts = run_pass(
+        let pass = Pass {
             args,
-            &consumer,
-            &producer,
-            &metrics,
-            report.passes,
-            &shutdown,
-        )
-        .await?;
+            consumer: &consumer,
+            producer: &producer,
+            metrics: &metrics,
+            heartbeat: &heartbeat,
+            beat_every,
+            shutdown: &shutdown,
+        };
+        let alerts = match run_pass(&pass, report.passes).await {
+            Ok(alerts) => alerts,
+            Err(error) if interval.is_some() => {
+                // No beat: a pass that keeps failing turns /healthz red after the deadline.
+                tracing::error!(
+                    error = format!("{error:#}"),
+                    "pass failed; trying again in 1 s"
+                );
+                ops.readiness()
+                    .set_not_ready("kafka", format!("pass failed: {error:#}"));
+                tokio::select! {
+                    _ = tokio::time::sleep(Duration::from_secs(1)) => continue,
+                    _ = shutdown.cancelled() => break,
+                }
+            }
+            Err(error) => return Err(error),
+        };
+        heartbeat.beat();
+        ops.readiness().set_ready("kafka");
         let duration = started.elapsed();
         report.passes += 1;
         report.alerts += alerts;
@@ -250,18 +291,115 @@ pub async fn play(
             }
         }
     }
+    heartbeat.finish();
     Ok(report)
 }
 
-/// One pass: every message of the source topic up to the high watermarks taken now.
-async fn run_pass(
+/// Waits until the source topic and the destination exist (creating the destination with
+/// `--create-dst-topic`). A daemon (`repeating`) waits, not ready, with the reason in
+/// `/readyz` and the log; a single pass fails at once. `Ok(false)`: shutdown came first.
+async fn ensure_topics(
     args: &PlayStream,
-    consumer: &StreamConsumer,
-    producer: &FutureProducer,
-    metrics: &Metrics,
-    pass: u64,
+    client_config: &rdkafka::ClientConfig,
+    ops: &Ops,
+    repeating: bool,
+    heartbeat: &Heartbeat,
+    beat_every: Duration,
     shutdown: &CancellationToken,
-) -> anyhow::Result<u64> {
+) -> anyhow::Result<bool> {
+    let mut created = false;
+    let mut last_reason = String::new();
+    loop {
+        heartbeat.beat();
+        let reason = match missing_topic(args, client_config, &mut created).await {
+            Ok(None) => {
+                ops.readiness().set_ready(TOPICS);
+                return Ok(true);
+            }
+            Ok(Some(reason)) => reason,
+            Err(error) if repeating => format!("{error:#}"),
+            Err(error) => return Err(error),
+        };
+        if !repeating {
+            bail!("{reason}");
+        }
+        if reason != last_reason {
+            tracing::error!(reason = %reason, "not replaying until the topics exist");
+            last_reason.clone_from(&reason);
+        }
+        ops.readiness().set_not_ready(TOPICS, reason);
+        let waited = Instant::now();
+        while waited.elapsed() < TOPIC_CHECK_INTERVAL {
+            tokio::select! {
+                _ = shutdown.cancelled() => return Ok(false),
+                _ = tokio::time::sleep(beat_every.min(TOPIC_CHECK_INTERVAL)) => heartbeat.beat(),
+            }
+        }
+    }
+}
+
+/// Why the topics are not there yet, if they are not.
+async fn missing_topic(
+    args: &PlayStream,
+    client_config: &rdkafka::ClientConfig,
+    created: &mut bool,
+) -> anyhow::Result<Option<String>> {
+    let wanted = [args.src_topic.clone(), args.dst_topic.clone()];
+    let missing =
+        service_kit::kafka::missing_topics(client_config, &wanted, Duration::from_secs(10))
+            .await
+            .context("cannot check that the topics exist")?;
+    if missing.contains(&args.src_topic) {
+        return Ok(Some(format!(
+            "source topic {} does not exist; load it with create-stream first",
+            args.src_topic
+        )));
+    }
+    if args.create_dst_topic && !*created {
+        topics::recreate(
+            client_config,
+            &TopicSpec {
+                name: &args.dst_topic,
+                partitions: args.dst_topic_partitions,
+                replication_factor: 1,
+                configs: &[],
+            },
+        )
+        .await?;
+        *created = true;
+        return Ok(None);
+    }
+    if missing.contains(&args.dst_topic) {
+        return Ok(Some(format!(
+            "destination topic {} does not exist; pass --create-dst-topic to create it",
+            args.dst_topic
+        )));
+    }
+    Ok(None)
+}
+
+/// What a pass works with.
+struct Pass<'a> {
+    args: &'a PlayStream,
+    consumer: &'a StreamConsumer,
+    producer: &'a FutureProducer,
+    metrics: &'a Metrics,
+    heartbeat: &'a Heartbeat,
+    beat_every: Duration,
+    shutdown: &'a CancellationToken,
+}
+
+/// One pass: every message of the source topic up to the high watermarks taken now.
+async fn run_pass(context: &Pass<'_>, pass: u64) -> anyhow::Result<u64> {
+    let Pass {
+        args,
+        consumer,
+        producer,
+        metrics,
+        heartbeat,
+        beat_every,
+        shutdown,
+    } = *context;
     let metadata = consumer
         .fetch_metadata(Some(&args.src_topic), Duration::from_secs(10))
         .context("cannot read the source topic's metadata")?;
@@ -303,7 +441,7 @@ async fn run_pass(
     let mut pending: FuturesUnordered<DeliveryFuture> = FuturesUnordered::new();
     let mut sent = 0u64;
     let mut buffer = Vec::new();
-    while !remaining.is_empty() {
+    'messages: while !remaining.is_empty() {
         let message = tokio::select! {
             m = consumer.recv() => m.context("reading the source topic")?,
             _ = shutdown.cancelled() => break,
@@ -322,9 +460,34 @@ async fn run_pass(
         if args.pacing == Pacing::Offsets {
             if let Some(offset) = time_offset(&message) {
                 let due = pass_start + Duration::from_secs_f64(offset.max(0.0));
-                tokio::select! {
-                    _ = tokio::time::sleep_until(due.into()) => {}
-                    _ = shutdown.cancelled() => break,
+                let until_due = tokio::time::sleep_until(due.into());
+                tokio::pin!(until_due);
+                // Paced: confirm deliveries meanwhile (each beats); with none in flight,
+                // waiting is progress too.
+                let mut retries = Vec::new();
+                loop {
+                    if pending.is_empty() {
+                        heartbeat.beat();
+                    }
+                    tokio::select! {
+                        _ = &mut until_due => break,
+                        _ = shutdown.cancelled() => break 'messages,
+                        Some(result) = pending.next(), if !pending.is_empty() => {
+                            collect_failures([result], metrics, heartbeat, &mut retries)?;
+                        }
+                        _ = tokio::time::sleep(beat_every), if pending.is_empty() => {}
+                    }
+                }
+                for value in retries {
+                    produce(
+                        producer,
+                        &args.dst_topic,
+                        &value,
+                        &mut pending,
+                        metrics,
+                        heartbeat,
+                    )
+                    .await?;
                 }
             }
         }
@@ -345,19 +508,35 @@ async fn run_pass(
             },
             None => value,
         };
-        produce(producer, &args.dst_topic, value, &mut pending, metrics).await?;
+        produce(
+            producer,
+            &args.dst_topic,
+            value,
+            &mut pending,
+            metrics,
+            heartbeat,
+        )
+        .await?;
         sent += 1;
         metrics.alerts.inc();
         let mut retries = Vec::new();
         while let Some(Some(result)) = futures::FutureExt::now_or_never(pending.next()) {
-            collect_failures([result], metrics, &mut retries)?;
+            collect_failures([result], metrics, heartbeat, &mut retries)?;
         }
         for value in retries {
-            produce(producer, &args.dst_topic, &value, &mut pending, metrics).await?;
+            produce(
+                producer,
+                &args.dst_topic,
+                &value,
+                &mut pending,
+                metrics,
+                heartbeat,
+            )
+            .await?;
         }
         metrics.in_flight.set(pending.len() as i64);
     }
-    drain(producer, &args.dst_topic, &mut pending, metrics).await?;
+    drain(producer, &args.dst_topic, &mut pending, metrics, heartbeat).await?;
     metrics.in_flight.set(0);
     tracing::debug!(pass, sent, "pass finished");
     Ok(sent)
@@ -392,28 +571,31 @@ async fn produce(
     value: &[u8],
     pending: &mut FuturesUnordered<DeliveryFuture>,
     metrics: &Metrics,
+    heartbeat: &Heartbeat,
 ) -> anyhow::Result<()> {
     let mut retries: Vec<Vec<u8>> = Vec::new();
     let record = FutureRecord::<(), [u8]>::to(topic).payload(value);
     let finished = enqueue(producer, record, pending).await?;
-    collect_failures(finished, metrics, &mut retries)?;
+    collect_failures(finished, metrics, heartbeat, &mut retries)?;
     while let Some(value) = retries.pop() {
         let record = FutureRecord::<(), [u8]>::to(topic).payload(&value);
         let finished = enqueue(producer, record, pending).await?;
-        collect_failures(finished, metrics, &mut retries)?;
+        collect_failures(finished, metrics, heartbeat, &mut retries)?;
     }
     Ok(())
 }
 
-/// Counts failed deliveries and keeps their alerts to be produced again.
+/// Counts failed deliveries and keeps their alerts to be produced again; each confirmed
+/// delivery is a heartbeat.
 fn collect_failures(
     finished: impl IntoIterator<Item = Delivery>,
     metrics: &Metrics,
+    heartbeat: &Heartbeat,
     retries: &mut Vec<Vec<u8>>,
 ) -> anyhow::Result<()> {
     for result in finished {
         match result {
-            Ok(Ok(_)) => {}
+            Ok(Ok(_)) => heartbeat.beat(),
             Ok(Err((error, message))) => {
                 metrics.produce_errors.inc();
                 tracing::warn!(%error, "delivery failed; producing the alert again");
@@ -431,12 +613,13 @@ async fn drain(
     topic: &str,
     pending: &mut FuturesUnordered<DeliveryFuture>,
     metrics: &Metrics,
+    heartbeat: &Heartbeat,
 ) -> anyhow::Result<()> {
     let mut retries = Vec::new();
     while let Some(result) = pending.next().await {
-        collect_failures([result], metrics, &mut retries)?;
+        collect_failures([result], metrics, heartbeat, &mut retries)?;
         for value in retries.drain(..) {
-            produce(producer, topic, &value, pending, metrics).await?;
+            produce(producer, topic, &value, pending, metrics, heartbeat).await?;
         }
     }
     Ok(())
