@@ -121,6 +121,11 @@ variant "ingester without dead letters" alertdb-ingester "--no-dlq" <<'YAML'
 alertsUrl: file:///var/lib/alertdb
 dlq: {disabled: true}
 YAML
+variant "ingester creating its dead-letter topic at start" alertdb-ingester "--create-dlq-topic" <<'YAML'
+alertsUrl: gs://alerts
+dlq: {createAtStart: true, createTopic: false}
+livenessDeadline: 90s
+YAML
 variant "ingester scaled by KEDA" alertdb-ingester "kind: ScaledObject" <<'YAML'
 alertsUrl: gs://alerts
 serviceAccount: {name: writer, gcpServiceAccount: writer@p.iam.gserviceaccount.com}

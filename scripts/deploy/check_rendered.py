@@ -186,7 +186,30 @@ def check_workloads(docs):
                 ready = container.get("readinessProbe", {}).get("httpGet", {})
                 check(live.get("path") == "/healthz", f"{cname}: liveness is not /healthz")
                 check(ready.get("path") == "/readyz", f"{cname}: readiness is not /readyz")
+                check_liveness_timing(cname, container)
     return seen
+
+
+def duration_seconds(text):
+    """A service-kit duration (10, 0.5, 500ms, 10s, 2m, 1h) in seconds."""
+    for unit, scale in (("ms", 0.001), ("s", 1), ("m", 60), ("h", 3600)):
+        if text.endswith(unit) and text[: -len(unit)].replace(".", "", 1).isdigit():
+            return float(text[: -len(unit)]) * scale
+    return float(text)
+
+
+def check_liveness_timing(cname, container):
+    """A loop's --liveness-deadline and the liveness probe fit: the probe tolerates at least
+    30 s of failures (a slow /healthz is not a dead loop), and the deadline is at least a probe
+    period (a shorter one would restart on one late beat between two probes)."""
+    probe = container.get("livenessProbe", {})
+    grace = probe.get("periodSeconds", 10) * probe.get("failureThreshold", 3)
+    check(grace >= 30, f"{cname}: the liveness probe restarts after only {grace} s of failures")
+    for arg in container.get("args", []):
+        if str(arg).startswith("--liveness-deadline="):
+            deadline = duration_seconds(str(arg).split("=", 1)[1])
+            check(deadline >= probe.get("periodSeconds", 10),
+                  f"{cname}: --liveness-deadline {deadline} s is shorter than the liveness probe's period")
 
 
 # Resources whose deletion deletes data (topics and their messages, the cluster and its disks'
