@@ -24,11 +24,11 @@ source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 cd "$REPO_ROOT" || exit 1
 
 export COMPOSE_PROJECT_NAME=alertdist-compose-test
-export KAFKA_SCRAM_HOST_PORT=${KAFKA_SCRAM_HOST_PORT:-19094}
-export SCHEMA_REGISTRY_HOST_PORT=${SCHEMA_REGISTRY_HOST_PORT:-18081}
-export REGISTRY_PROXY_HOST_PORT=${REGISTRY_PROXY_HOST_PORT:-18080}
-export FAKE_GCS_HOST_PORT=${FAKE_GCS_HOST_PORT:-14443}
-export ALERTDB_HOST_PORT=${ALERTDB_HOST_PORT:-15000}
+export ALERTDIST_COMPOSE_KAFKA_SCRAM_PORT=${ALERTDIST_COMPOSE_KAFKA_SCRAM_PORT:-19094}
+export ALERTDIST_COMPOSE_SCHEMA_REGISTRY_PORT=${ALERTDIST_COMPOSE_SCHEMA_REGISTRY_PORT:-18081}
+export ALERTDIST_COMPOSE_REGISTRY_PROXY_PORT=${ALERTDIST_COMPOSE_REGISTRY_PROXY_PORT:-18080}
+export ALERTDIST_COMPOSE_FAKE_GCS_PORT=${ALERTDIST_COMPOSE_FAKE_GCS_PORT:-14443}
+export ALERTDIST_COMPOSE_ALERTDB_PORT=${ALERTDIST_COMPOSE_ALERTDB_PORT:-15000}
 export ALERTSIM_VISIT_ALERTS=${ALERTSIM_VISIT_ALERTS:-100}
 export COMMUNITY_BROKER_PASSWORD=${COMMUNITY_BROKER_PASSWORD:-community-broker-password}
 MAX_IMAGE_MB=120
@@ -105,18 +105,18 @@ wait_http() { # wait_http URL SECONDS
   for _ in $(seq 1 "$2"); do curl -fsS -o /dev/null --max-time 2 "$1" 2>/dev/null && return 0; sleep 1; done
   return 1
 }
-check "alertdb-server answers /healthz on 127.0.0.1:$ALERTDB_HOST_PORT" wait_http "http://127.0.0.1:$ALERTDB_HOST_PORT/healthz" 60
-check "registry-proxy answers /healthz on 127.0.0.1:$REGISTRY_PROXY_HOST_PORT" wait_http "http://127.0.0.1:$REGISTRY_PROXY_HOST_PORT/healthz" 60
+check "alertdb-server answers /healthz on 127.0.0.1:$ALERTDIST_COMPOSE_ALERTDB_PORT" wait_http "http://127.0.0.1:$ALERTDIST_COMPOSE_ALERTDB_PORT/healthz" 60
+check "registry-proxy answers /healthz on 127.0.0.1:$ALERTDIST_COMPOSE_REGISTRY_PROXY_PORT" wait_http "http://127.0.0.1:$ALERTDIST_COMPOSE_REGISTRY_PROXY_PORT/healthz" 60
 subject_listed() { curl -fsS --max-time 5 "$1/subjects" | grep -q '"alert-packet"'; }
-check "schema registered (registry lists alert-packet)" subject_listed "http://127.0.0.1:$SCHEMA_REGISTRY_HOST_PORT"
-check "registry-proxy lists alert-packet" subject_listed "http://127.0.0.1:$REGISTRY_PROXY_HOST_PORT"
+check "schema registered (registry lists alert-packet)" subject_listed "http://127.0.0.1:$ALERTDIST_COMPOSE_SCHEMA_REGISTRY_PORT"
+check "registry-proxy lists alert-packet" subject_listed "http://127.0.0.1:$ALERTDIST_COMPOSE_REGISTRY_PROXY_PORT"
 
 # ---- one visit, end to end
 visit_start=$SECONDS
 alert_check() {
   BROKER_PASSWORD=$COMMUNITY_BROKER_PASSWORD "$PYTHON" "$DOCKER_SCRIPTS/compose_alert_check.py" \
-    --bootstrap "127.0.0.1:$KAFKA_SCRAM_HOST_PORT" --registry-proxy "http://127.0.0.1:$REGISTRY_PROXY_HOST_PORT" \
-    --alertdb "http://127.0.0.1:$ALERTDB_HOST_PORT/alertdb" --expect "$ALERTSIM_VISIT_ALERTS" --timeout 300 \
+    --bootstrap "127.0.0.1:$ALERTDIST_COMPOSE_KAFKA_SCRAM_PORT" --registry-proxy "http://127.0.0.1:$ALERTDIST_COMPOSE_REGISTRY_PROXY_PORT" \
+    --alertdb "http://127.0.0.1:$ALERTDIST_COMPOSE_ALERTDB_PORT/alertdb" --expect "$ALERTSIM_VISIT_ALERTS" --timeout 300 \
     >"$OUT/alert-check.json" 2>"$OUT/alert-check.log"
   local rc=$?
   tail -n1 "$OUT/alert-check.json" >&2
@@ -126,7 +126,7 @@ check "visit of $ALERTSIM_VISIT_ALERTS alerts: broker reads and decodes, server 
 log "compose-test: the visit checked in $((SECONDS - visit_start)) s"
 example=$("$PYTHON" -c 'import json,sys; print(json.load(open(sys.argv[1])).get("example_alert_id", ""))' "$OUT/alert-check.json" 2>/dev/null || true)
 served() { curl -fsS --max-time 5 -o "$OUT/alert.bin" "$1" && [[ $(head -c1 "$OUT/alert.bin" | od -An -tx1 | tr -d ' ') == 00 ]]; }
-check "curl gets alert ${example:-?} from alertdb-server" served "http://127.0.0.1:$ALERTDB_HOST_PORT/alertdb/v1/alerts/$example"
+check "curl gets alert ${example:-?} from alertdb-server" served "http://127.0.0.1:$ALERTDIST_COMPOSE_ALERTDB_PORT/alertdb/v1/alerts/$example"
 
 # ---- the containers
 container_ok() { # container_ok SERVICE job|daemon
