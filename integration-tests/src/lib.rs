@@ -128,7 +128,7 @@ impl Stack {
     pub fn kafka_scram(&self, username: &str, password: &str) -> KafkaSettings {
         KafkaSettings {
             bootstrap_servers: self.kafka_scram.clone(),
-            security_protocol: SecurityProtocol::SaslPlaintext,
+            security_protocol: Some(SecurityProtocol::SaslPlaintext),
             username: Some(username.to_owned()),
             password: Some(Secret::new(password)),
             ..KafkaSettings::default()
@@ -139,7 +139,7 @@ impl Stack {
     pub fn kafka_mtls(&self) -> KafkaSettings {
         KafkaSettings {
             bootstrap_servers: self.kafka_mtls.clone(),
-            security_protocol: SecurityProtocol::Ssl,
+            security_protocol: Some(SecurityProtocol::Ssl),
             tls: TlsFiles {
                 server_ca_crt_location: Some(self.tls_ca.clone()),
                 client_crt_location: Some(self.tls_client_crt.clone()),

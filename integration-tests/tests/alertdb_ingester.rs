@@ -11,10 +11,12 @@ use alertdb_ingester::settings::{IngesterConfig, Settings};
 use futures::StreamExt;
 use integration_tests::{service_binary, unique_name, Stack};
 use object_storage::object_store::{ObjectStore, ObjectStoreExt};
+use object_storage::StoreSettings;
 use rdkafka::consumer::{BaseConsumer, Consumer, StreamConsumer};
 use rdkafka::message::{Header, Message, OwnedHeaders};
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::{Offset, TopicPartitionList};
+use service_kit::settings::{DurationSetting, ListenSettings};
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -229,15 +231,18 @@ async fn assert_commits_cover_only_stored(
 fn settings(topics: &[&str], group: &str, alerts_url: &str, schemas_url: &str) -> Settings {
     let stack = Stack::get();
     Settings {
-        listen_port: 0,
-        alerts_url: Some(alerts_url.to_owned()),
-        schemas_url: Some(schemas_url.to_owned()),
+        listen: ListenSettings::new("127.0.0.1", 0),
+        store: StoreSettings {
+            alerts_url: Some(alerts_url.to_owned()),
+            schemas_url: Some(schemas_url.to_owned()),
+            ..StoreSettings::default()
+        },
         topics: topics.iter().map(|t| t.to_string()).collect(),
         group: group.to_owned(),
         kafka: stack.kafka_plaintext(),
         schema_registry_address: Some(stack.registry_url.clone()),
-        commit_interval_ms: 200,
-        retry_max_backoff_ms: 1_000,
+        commit_interval: DurationSetting(Duration::from_millis(200)),
+        retry_max_backoff: DurationSetting(Duration::from_secs(1)),
         // Each test's topics are its own; their dead-letter topics are created on demand.
         create_dlq_topic: true,
         ..Settings::default()
@@ -338,10 +343,8 @@ async fn every_alert_of_two_topics_is_archived_byte_exact_with_each_schema_once(
         &file_url(schemas_dir.path()),
     );
     // The schemas' local store flushes each write (the option touches only file:// stores).
-    s.store = object_storage::StoreOptions {
-        fsync_local_files: true,
-        ..gcs_options(&stack.gcs_service_account)
-    };
+    s.store.gcs_service_account_path = Some(stack.gcs_service_account.clone());
+    s.store.fsync_local_files = true;
     let running = start(s.validate().unwrap()).await;
     let alerts_store = object_storage::open(
         &format!("gs://{bucket}"),
@@ -715,12 +718,12 @@ async fn registry_and_object_store_outages_lose_nothing_and_recover_by_themselve
     let group = unique_name("alertdb-ingester");
     let url = format!("gs://{bucket}");
     let mut s = settings(&[&topic], &group, &url, &url);
-    s.store = gcs_options(&account);
+    s.store.gcs_service_account_path = Some(account.clone());
     s.schema_registry_address = Some(format!(
         "http://{}{registry_path}",
         registry_forwarder.address
     ));
-    s.registry_timeout_ms = 1_000;
+    s.registry_timeout = DurationSetting(Duration::from_secs(1));
     let running = start(s.validate().unwrap()).await;
     let direct = object_storage::open(&url, &gcs_options(&direct_account)).unwrap();
     let producer = producer();
@@ -841,14 +844,16 @@ fn write_config(
     std::fs::write(
         path,
         format!(
-            r#"listen_port = 0
-alerts_url = "{store}"
-topics = ["{topic}"]
+            r#"topics = ["{topic}"]
 group = "{group}"
 schema_registry_address = "{registry}"
-commit_interval_ms = 200
+commit_interval = "200ms"
 create_dlq_topic = true
 {extra}
+[listen]
+port = 0
+[store]
+alerts_url = "{store}"
 [kafka]
 bootstrap_servers = "{kafka}"
 [kafka.extra]

@@ -83,7 +83,8 @@ async fn a_wrong_password_is_an_authentication_error_within_ten_seconds() {
         }))
         .unwrap();
     let mut settings = stack.kafka_scram(&user, "certainly-not-the-password");
-    settings.connect_timeout_secs = 30;
+    settings.connect_timeout =
+        service_kit::settings::DurationSetting(std::time::Duration::from_secs(30));
     let started = Instant::now();
     let error = check_connection(&settings).await.unwrap_err();
     let waited = started.elapsed();

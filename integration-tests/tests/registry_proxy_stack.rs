@@ -814,8 +814,8 @@ async fn the_binary_refuses_bad_settings_and_stops_on_sigterm() {
     };
     let mut child = tokio::process::Command::new(&binary)
         .env("REGISTRY_PROXY_UPSTREAM_URL", &Stack::get().registry_url)
-        .env("REGISTRY_PROXY_LISTEN_HOST", "127.0.0.1")
-        .env("REGISTRY_PROXY_LISTEN_PORT", port.to_string())
+        .env("REGISTRY_PROXY_LISTEN__HOST", "127.0.0.1")
+        .env("REGISTRY_PROXY_LISTEN__PORT", port.to_string())
         .env("REGISTRY_PROXY_PATH_PREFIX", PREFIX)
         // Its logs only when asked for, as in-process daemons do.
         .stderr(if std::env::var_os("TEST_LOG").is_some() {

@@ -34,7 +34,7 @@ fn settings(url: &str, subject: &str, mode: Mode) -> Settings {
         subject: subject.to_owned(),
         mode,
         schema_dir: Some(schema_dir()),
-        wait: 5,
+        wait: service_kit::settings::DurationSetting(std::time::Duration::from_secs(5)),
         ..Settings::default()
     }
 }

@@ -20,7 +20,6 @@ use object_store::local::LocalFileSystem;
 use object_store::memory::InMemory;
 use object_store::prefix::PrefixStore;
 use object_store::ObjectStore;
-use serde::Deserialize;
 use service_kit::secret::Secret;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -28,10 +27,13 @@ use url::Url;
 
 pub use object_store;
 
-/// Backend options that do not fit in a URL. All are optional; the environment variables that
-/// `object_store` reads (`GOOGLE_APPLICATION_CREDENTIALS`, `AWS_ACCESS_KEY_ID`, ...) apply too.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(default)]
+pub mod settings;
+pub use settings::{Backend, StoreArgs, StoreSettings, StoreSettingsError, Stores};
+
+/// Backend options that do not fit in a URL, resolved from [`StoreSettings`]. All are
+/// optional; the environment variables that `object_store` reads
+/// (`GOOGLE_APPLICATION_CREDENTIALS`, `AWS_ACCESS_KEY_ID`, ...) apply too.
+#[derive(Debug, Clone, Default)]
 pub struct StoreOptions {
     /// GCS: a service-account JSON file (otherwise application default credentials).
     pub gcs_service_account_path: Option<PathBuf>,

@@ -40,12 +40,12 @@
 
 pub mod testing;
 
-use crate::settings::{DurationSetting, Overrides};
+use crate::settings::DurationSetting;
 use axum::Router;
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper_util::rt::TokioIo;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use std::convert::Infallible;
 use std::future::Future;
 use std::io;
@@ -85,7 +85,7 @@ impl Default for Limits {
 /// The limits as an operator writes them: the `[http]` section of a daemon's settings
 /// (`header_timeout = "10s"`, or `<PREFIX>_HTTP__HEADER_TIMEOUT=10s` in the environment).
 /// Durations take `ms`, `s`, `m`, `h` or bare seconds.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct HttpSettings {
     pub header_timeout: DurationSetting,
@@ -139,46 +139,35 @@ impl HttpSettings {
     }
 }
 
-/// The `--http-*` flags, flattened into a daemon's command line (`#[command(flatten)]`). An
-/// absent flag leaves the settings file and environment in force.
-#[derive(Debug, Clone, Default, clap::Args)]
+/// The `--http-*` flags, flattened into a daemon's command line (`#[command(flatten)]`) and
+/// serialized as its `http` section. An absent flag leaves the settings file and environment
+/// in force.
+#[derive(Debug, Clone, Default, clap::Args, Serialize)]
 pub struct HttpArgs {
     /// Close a connection whose request head is not complete this long after it began
     /// (slow-header clients) [default: 10s].
     #[arg(long, value_name = "DURATION")]
+    #[serde(rename = "header_timeout", skip_serializing_if = "Option::is_none")]
     pub http_header_timeout: Option<DurationSetting>,
     /// Close a connection on which no byte moved for this long (idle keep-alive, or a client
     /// that stopped reading); never less than the request timeout [default: 60s].
     #[arg(long, value_name = "DURATION")]
+    #[serde(rename = "idle_timeout", skip_serializing_if = "Option::is_none")]
     pub http_idle_timeout: Option<DurationSetting>,
     /// Answer 503 when a request's response is not ready after this long [default: 30s].
     #[arg(long, value_name = "DURATION")]
+    #[serde(rename = "request_timeout", skip_serializing_if = "Option::is_none")]
     pub http_request_timeout: Option<DurationSetting>,
     /// Most connections open at once; at the limit new ones wait to be accepted
     /// [default: 10000].
     #[arg(long, value_name = "N")]
+    #[serde(rename = "max_connections", skip_serializing_if = "Option::is_none")]
     pub http_max_connections: Option<usize>,
     /// On shutdown, how long requests in flight may take before their connections are
     /// dropped [default: 20s].
     #[arg(long, value_name = "DURATION")]
+    #[serde(rename = "shutdown_timeout", skip_serializing_if = "Option::is_none")]
     pub http_shutdown_timeout: Option<DurationSetting>,
-}
-
-impl HttpArgs {
-    /// Adds the given flags to `overrides`, under the `http.` settings section.
-    pub fn overrides(&self, overrides: Overrides) -> Overrides {
-        let seconds = |d: Option<DurationSetting>| d.map(|d| d.0.as_secs_f64());
-        overrides
-            .set("http.header_timeout", seconds(self.http_header_timeout))
-            .set("http.idle_timeout", seconds(self.http_idle_timeout))
-            .set("http.request_timeout", seconds(self.http_request_timeout))
-            .set(
-                "http.max_connections",
-                self.http_max_connections
-                    .map(|n| i64::try_from(n).unwrap_or(i64::MAX)),
-            )
-            .set("http.shutdown_timeout", seconds(self.http_shutdown_timeout))
-    }
 }
 
 /// Serves `router` on `listener`, one task per connection on the caller's runtime, until
@@ -958,26 +947,27 @@ mod tests {
         );
     }
 
-    #[derive(Debug, Parser)]
+    #[derive(Debug, Parser, Serialize)]
     struct Cli {
         #[command(flatten)]
         http: HttpArgs,
     }
 
-    #[derive(Debug, Deserialize)]
+    #[derive(Debug, Default, Deserialize, Serialize)]
     struct Settings {
-        #[serde(default)]
         http: HttpSettings,
     }
 
     #[test]
     fn flags_environment_and_defaults_make_the_limits() {
-        let defaults: Settings = load(Layers {
-            file: None,
-            env_prefix: "SKTEST_HTTP_NONE",
-            list_keys: &[],
-            overrides: Overrides::new(),
-        })
+        let defaults: Settings = load(
+            Layers {
+                file: None,
+                env_prefix: "SKTEST_HTTP_NONE",
+                list_keys: &[],
+            },
+            &Cli::try_parse_from(["x"]).unwrap(),
+        )
         .unwrap();
         assert_eq!(defaults.http.validate().unwrap(), Limits::default());
         std::env::set_var("SKTEST_HTTP_HTTP__IDLE_TIMEOUT", "2m");
@@ -994,12 +984,14 @@ mod tests {
             "1m",
         ])
         .unwrap();
-        let settings: Settings = load(Layers {
-            file: None,
-            env_prefix: "SKTEST_HTTP",
-            list_keys: &[],
-            overrides: cli.http.overrides(Overrides::new()),
-        })
+        let settings: Settings = load(
+            Layers {
+                file: None,
+                env_prefix: "SKTEST_HTTP",
+                list_keys: &[],
+            },
+            &cli,
+        )
         .unwrap();
         assert_eq!(
             settings.http.validate().unwrap(),

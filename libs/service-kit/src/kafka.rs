@@ -8,20 +8,22 @@
 //! cannot be reached, within a bounded time, instead of letting librdkafka retry forever.
 
 use crate::secret::Secret;
+use crate::settings::{DurationSetting, Layers, SettingsError};
 use rdkafka::client::ClientContext;
 use rdkafka::config::RDKafkaLogLevel;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::producer::{BaseProducer, Producer};
 use rdkafka::ClientConfig;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// How the client talks to the broker (librdkafka's `security.protocol`).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize, clap::ValueEnum)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+#[value(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum SecurityProtocol {
     /// No encryption, no authentication: in-cluster listeners only.
     #[default]
@@ -57,7 +59,7 @@ impl SecurityProtocol {
 }
 
 /// The SASL mechanism. Only SCRAM is offered: it is what the observatory's brokers accept.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
 pub enum SaslMechanism {
     #[default]
     #[serde(rename = "SCRAM-SHA-512")]
@@ -76,8 +78,8 @@ impl SaslMechanism {
 }
 
 /// The three TLS files, named after upstream's `--tls-*-location` flags.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
-#[serde(default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct TlsFiles {
     /// CA certificate that signed the broker's certificate (`--tls-server-ca-crt-location`).
     pub server_ca_crt_location: Option<PathBuf>,
@@ -136,21 +138,24 @@ impl TlsFiles {
     }
 }
 
-/// Connection settings shared by every Kafka client of every daemon.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(default)]
+/// Connection settings shared by every Kafka client of every daemon: the `[kafka]` section of
+/// a settings file, `<PREFIX>_KAFKA__*` in the environment, [`KafkaArgs`] on the command line.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct KafkaSettings {
     /// Comma-separated `host:port` list.
     pub bootstrap_servers: String,
-    pub security_protocol: SecurityProtocol,
+    /// `None`: inferred, see [`KafkaSettings::protocol`].
+    pub security_protocol: Option<SecurityProtocol>,
     pub sasl_mechanism: SaslMechanism,
     /// SCRAM user name; required with SASL protocols.
     pub username: Option<String>,
-    /// SCRAM password; required with SASL protocols. Never logged.
+    /// SCRAM password; required with SASL protocols. Never logged, never serialized.
+    #[serde(skip_serializing)]
     pub password: Option<Secret>,
     pub tls: TlsFiles,
     /// How long to keep trying to reach the brokers before reporting them unreachable.
-    pub connect_timeout_secs: u64,
+    pub connect_timeout: DurationSetting,
     /// Further librdkafka properties, passed through unchanged (e.g. `client.id`).
     pub extra: BTreeMap<String, String>,
 }
@@ -159,12 +164,12 @@ impl Default for KafkaSettings {
     fn default() -> Self {
         Self {
             bootstrap_servers: "localhost:9092".into(),
-            security_protocol: SecurityProtocol::Plaintext,
+            security_protocol: None,
             sasl_mechanism: SaslMechanism::ScramSha512,
             username: None,
             password: None,
             tls: TlsFiles::default(),
-            connect_timeout_secs: 10,
+            connect_timeout: DurationSetting(Duration::from_secs(10)),
             extra: BTreeMap::new(),
         }
     }
@@ -203,7 +208,7 @@ impl KafkaSettings {
             return Err(KafkaConfigError::NoBootstrapServers);
         }
         self.tls.validate()?;
-        let protocol = self.security_protocol;
+        let protocol = self.protocol();
         if protocol.uses_sasl() {
             let username = self
                 .username
@@ -232,11 +237,11 @@ impl KafkaSettings {
         let mut config = ClientConfig::new();
         config
             .set("bootstrap.servers", &self.bootstrap_servers)
-            .set("security.protocol", self.security_protocol.as_librdkafka())
+            .set("security.protocol", self.protocol().as_librdkafka())
             // Fail a connection attempt quickly so a dead broker is reported, not waited on.
             .set("socket.connection.setup.timeout.ms", "10000")
             .set_log_level(RDKafkaLogLevel::Warning);
-        if self.security_protocol.uses_sasl() {
+        if self.protocol().uses_sasl() {
             config.set("sasl.mechanism", self.sasl_mechanism.as_librdkafka());
             if let Some(username) = &self.username {
                 config.set("sasl.username", username);
@@ -248,7 +253,7 @@ impl KafkaSettings {
         if let Some(ca) = &self.tls.server_ca_crt_location {
             config.set("ssl.ca.location", ca.to_string_lossy());
         }
-        if self.security_protocol.uses_tls() {
+        if self.protocol().uses_tls() {
             if let Some(crt) = &self.tls.client_crt_location {
                 config.set("ssl.certificate.location", crt.to_string_lossy());
             }
@@ -267,7 +272,7 @@ impl KafkaSettings {
         let mut text = format!(
             "{} via {}",
             self.bootstrap_servers,
-            self.security_protocol.as_librdkafka()
+            self.protocol().as_librdkafka()
         );
         if let Some(user) = &self.username {
             text.push_str(&format!(
@@ -282,7 +287,143 @@ impl KafkaSettings {
     }
 
     pub fn connect_timeout(&self) -> Duration {
-        Duration::from_secs(self.connect_timeout_secs.max(1))
+        self.connect_timeout.0.max(Duration::from_secs(1))
+    }
+
+    /// The security protocol: the one given, else SASL_PLAINTEXT with a username, SSL with TLS
+    /// client files, SASL_SSL with both, PLAINTEXT with neither.
+    pub fn protocol(&self) -> SecurityProtocol {
+        if let Some(protocol) = self.security_protocol {
+            return protocol;
+        }
+        match (self.username.is_some(), !self.tls.is_empty()) {
+            (true, true) => SecurityProtocol::SaslSsl,
+            (true, false) => SecurityProtocol::SaslPlaintext,
+            (false, true) => SecurityProtocol::Ssl,
+            (false, false) => SecurityProtocol::Plaintext,
+        }
+    }
+
+    /// Takes the password from `variable` when no layer gave one: upstream's deployments pass
+    /// it in a variable of their own (`ALERTDB_KAFKA_PASSWORD`, `ALERTSIM_KAFKA_PASSWORD`).
+    pub fn password_from_env(&mut self, variable: &str) {
+        if self.password.is_none() {
+            if let Ok(password) = std::env::var(variable) {
+                if !password.is_empty() {
+                    self.password = Some(Secret::new(password));
+                }
+            }
+        }
+    }
+}
+
+/// Upstream alertdb-ingester's `--kafka-auth-mechanism`, another spelling of the security
+/// protocol.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, clap::ValueEnum)]
+pub enum AuthMechanism {
+    /// SCRAM-SHA-512 over a plain connection (SASL_PLAINTEXT).
+    #[serde(rename = "SASL_PLAINTEXT")]
+    Scram,
+    /// TLS with client certificates (SSL).
+    #[serde(rename = "SSL")]
+    Mtls,
+    /// PLAINTEXT: in-cluster listeners without authentication.
+    #[serde(rename = "PLAINTEXT")]
+    None,
+}
+
+/// The Kafka flags every Kafka client daemon flattens into its command line, serialized as
+/// its `kafka` section (see [`crate::settings`]). The password is never a flag (flags show in
+/// `ps`): it comes from the settings file, the environment or a daemon's password variable.
+#[derive(Debug, Clone, Default, clap::Args, Serialize)]
+pub struct KafkaArgs {
+    /// Kafka bootstrap servers, host:port[,host:port...] [default: localhost:9092].
+    #[arg(
+        long = "kafka-host",
+        short = 'B',
+        visible_alias = "broker",
+        value_name = "HOST:PORT"
+    )]
+    #[serde(rename = "bootstrap_servers", skip_serializing_if = "Option::is_none")]
+    pub kafka_host: Option<String>,
+    /// SCRAM user; the password comes from the daemon's password variable or settings.
+    #[arg(long, value_name = "USER")]
+    #[serde(rename = "username", skip_serializing_if = "Option::is_none")]
+    pub kafka_username: Option<String>,
+    /// Security protocol [default: SASL_PLAINTEXT with a username, SSL with the TLS files,
+    /// SASL_SSL with both, PLAINTEXT otherwise].
+    #[arg(long, value_enum, ignore_case = true, value_name = "PROTOCOL")]
+    #[serde(rename = "security_protocol", skip_serializing_if = "Option::is_none")]
+    pub kafka_security_protocol: Option<SecurityProtocol>,
+    /// Upstream alertdb-ingester's spelling of the protocol: scram (SASL_PLAINTEXT,
+    /// SCRAM-SHA-512), mtls (SSL with client certificates) or none (PLAINTEXT).
+    #[arg(long, value_enum, conflicts_with = "kafka_security_protocol")]
+    #[serde(rename = "security_protocol", skip_serializing_if = "Option::is_none")]
+    pub kafka_auth_mechanism: Option<AuthMechanism>,
+    #[command(flatten)]
+    #[serde(rename = "tls")]
+    pub tls: TlsArgs,
+    /// How long to try reaching the brokers before giving up (500ms, 10s, 2m)
+    /// [default: 10s].
+    #[arg(long, value_name = "DURATION")]
+    #[serde(rename = "connect_timeout", skip_serializing_if = "Option::is_none")]
+    pub kafka_connect_timeout: Option<DurationSetting>,
+}
+
+/// The three `--tls-*-location` flags (upstream's names); all three or none.
+#[derive(Debug, Clone, Default, clap::Args, Serialize)]
+pub struct TlsArgs {
+    /// CA certificate that signed the brokers' certificate (PEM).
+    #[arg(long, value_name = "FILE")]
+    #[serde(
+        rename = "server_ca_crt_location",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub tls_server_ca_crt_location: Option<PathBuf>,
+    /// Client certificate (PEM), for mTLS.
+    #[arg(long, value_name = "FILE")]
+    #[serde(
+        rename = "client_crt_location",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub tls_client_crt_location: Option<PathBuf>,
+    /// Client private key (PEM), for mTLS.
+    #[arg(long, value_name = "FILE")]
+    #[serde(
+        rename = "client_key_location",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub tls_client_key_location: Option<PathBuf>,
+}
+
+impl KafkaArgs {
+    /// The Kafka settings of a command-line tool without a settings file: `defaults` →
+    /// `<env_prefix>_KAFKA__*` environment → these flags, then the password from
+    /// `password_env` when no layer gave one.
+    pub fn load(
+        &self,
+        env_prefix: &str,
+        password_env: &str,
+        defaults: KafkaSettings,
+    ) -> Result<KafkaSettings, Box<SettingsError>> {
+        #[derive(Deserialize, Serialize)]
+        struct Section<T> {
+            kafka: T,
+        }
+        let layers = Layers {
+            file: None,
+            env_prefix,
+            list_keys: &[],
+        };
+        let mut kafka = crate::settings::load_over::<Section<KafkaSettings>>(
+            &Section { kafka: defaults },
+            layers,
+            &Section { kafka: self },
+        )
+        .map_err(Box::new)?
+        .kafka;
+        kafka.password_from_env(password_env);
+        Ok(kafka)
     }
 }
 
@@ -494,7 +635,7 @@ mod tests {
 
     fn scram(username: Option<&str>, password: Option<&str>) -> KafkaSettings {
         KafkaSettings {
-            security_protocol: SecurityProtocol::SaslPlaintext,
+            security_protocol: Some(SecurityProtocol::SaslPlaintext),
             username: username.map(str::to_owned),
             password: password.map(Secret::new),
             ..KafkaSettings::default()
@@ -540,7 +681,7 @@ mod tests {
         let key = dir.path().join("client.key");
         std::fs::write(&key, "key").unwrap();
         let settings = KafkaSettings {
-            security_protocol: SecurityProtocol::Ssl,
+            security_protocol: Some(SecurityProtocol::Ssl),
             tls: TlsFiles {
                 client_key_location: Some(key),
                 ..TlsFiles::default()
@@ -558,7 +699,7 @@ mod tests {
     #[test]
     fn missing_tls_file_is_named() {
         let settings = KafkaSettings {
-            security_protocol: SecurityProtocol::Ssl,
+            security_protocol: Some(SecurityProtocol::Ssl),
             tls: TlsFiles {
                 server_ca_crt_location: Some("/nonexistent/ca.crt".into()),
                 client_crt_location: Some("/nonexistent/client.crt".into()),
@@ -573,7 +714,7 @@ mod tests {
     #[test]
     fn ssl_without_certificates_is_refused() {
         let settings = KafkaSettings {
-            security_protocol: SecurityProtocol::Ssl,
+            security_protocol: Some(SecurityProtocol::Ssl),
             ..KafkaSettings::default()
         };
         assert_eq!(
@@ -591,7 +732,7 @@ mod tests {
             Some(p)
         };
         let settings = KafkaSettings {
-            security_protocol: SecurityProtocol::Ssl,
+            security_protocol: Some(SecurityProtocol::Ssl),
             tls: TlsFiles {
                 server_ca_crt_location: path("ca.crt"),
                 client_crt_location: path("client.crt"),
@@ -615,6 +756,7 @@ mod tests {
     fn username_on_plaintext_is_a_mistake() {
         let settings = KafkaSettings {
             username: Some("x".into()),
+            security_protocol: Some(SecurityProtocol::Plaintext),
             ..KafkaSettings::default()
         };
         assert!(matches!(
@@ -638,7 +780,7 @@ mod tests {
             r#"{"security_protocol":"SASL_SSL","sasl_mechanism":"SCRAM-SHA-512","username":"u","password":"p"}"#,
         )
         .unwrap();
-        assert_eq!(settings.security_protocol, SecurityProtocol::SaslSsl);
+        assert_eq!(settings.protocol(), SecurityProtocol::SaslSsl);
         assert_eq!(settings.bootstrap_servers, "localhost:9092");
     }
 
@@ -647,7 +789,7 @@ mod tests {
         // Port 1 on loopback: nothing listens there, connections are refused at once.
         let settings = KafkaSettings {
             bootstrap_servers: "127.0.0.1:1".into(),
-            connect_timeout_secs: 2,
+            connect_timeout: DurationSetting(Duration::from_secs(2)),
             ..KafkaSettings::default()
         };
         let started = Instant::now();
@@ -659,5 +801,103 @@ mod tests {
         );
         assert!(matches!(err, ConnectionError::Unreachable { .. }), "{err}");
         assert!(err.to_string().contains("127.0.0.1:1"), "{err}");
+    }
+
+    #[derive(Debug, clap::Parser)]
+    struct Tool {
+        #[command(flatten)]
+        kafka: KafkaArgs,
+    }
+
+    fn tool(args: &[&str]) -> Result<KafkaSettings, String> {
+        use clap::Parser;
+        let mut all = vec!["tool"];
+        all.extend_from_slice(args);
+        let parsed = Tool::try_parse_from(all).map_err(|e| e.to_string())?;
+        parsed
+            .kafka
+            .load(
+                "SKTEST_KAFKA_TOOL",
+                "SKTEST_KAFKA_TOOL_PASSWORD",
+                KafkaSettings::default(),
+            )
+            .map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn kafka_flags_have_one_spelling_and_upstream_aliases() {
+        let settings = tool(&["--kafka-host", "k:9092", "--kafka-connect-timeout", "3s"]).unwrap();
+        assert_eq!(settings.bootstrap_servers, "k:9092");
+        assert_eq!(settings.connect_timeout(), Duration::from_secs(3));
+        assert_eq!(settings.protocol(), SecurityProtocol::Plaintext);
+        for alias in ["--broker", "-B"] {
+            assert_eq!(tool(&[alias, "b:1"]).unwrap().bootstrap_servers, "b:1");
+        }
+        assert_eq!(
+            tool(&[]).unwrap().bootstrap_servers,
+            "localhost:9092",
+            "defaults stay when no flag is given"
+        );
+        let scram = tool(&["--kafka-auth-mechanism", "scram"]).unwrap();
+        assert_eq!(scram.protocol(), SecurityProtocol::SaslPlaintext);
+        let mtls = tool(&["--kafka-auth-mechanism", "mtls"]).unwrap();
+        assert_eq!(mtls.protocol(), SecurityProtocol::Ssl);
+        let explicit = tool(&["--kafka-security-protocol", "sasl_ssl"]).unwrap();
+        assert_eq!(explicit.protocol(), SecurityProtocol::SaslSsl);
+        let err = tool(&[
+            "--kafka-auth-mechanism",
+            "scram",
+            "--kafka-security-protocol",
+            "SSL",
+        ])
+        .unwrap_err();
+        assert!(err.contains("cannot be used with"), "{err}");
+        assert!(tool(&["--kafka-auth-mechanism", "kerberos"]).is_err());
+        assert!(tool(&["--kafka-connect-timeout", "soon"]).is_err());
+    }
+
+    #[test]
+    fn the_protocol_is_inferred_from_user_and_certificates() {
+        let user = tool(&["--kafka-username", "broker-a"]).unwrap();
+        assert_eq!(user.protocol(), SecurityProtocol::SaslPlaintext);
+        let tls = tool(&[
+            "--tls-server-ca-crt-location",
+            "/ca",
+            "--tls-client-crt-location",
+            "/crt",
+            "--tls-client-key-location",
+            "/key",
+        ])
+        .unwrap();
+        assert_eq!(tls.protocol(), SecurityProtocol::Ssl);
+        assert_eq!(
+            tls.tls.client_key_location.as_deref(),
+            Some(Path::new("/key"))
+        );
+        let both = KafkaSettings {
+            username: Some("u".into()),
+            ..tls
+        };
+        assert_eq!(both.protocol(), SecurityProtocol::SaslSsl);
+    }
+
+    #[test]
+    fn the_password_comes_from_the_environment_not_a_flag() {
+        std::env::set_var("SKTEST_KAFKA_PW_PASSWORD", "from-upstream-variable");
+        let mut settings = KafkaSettings::default();
+        settings.password_from_env("SKTEST_KAFKA_PW_PASSWORD");
+        assert_eq!(
+            settings.password.as_ref().map(Secret::expose),
+            Some("from-upstream-variable")
+        );
+        settings.password = Some(Secret::new("from-settings"));
+        settings.password_from_env("SKTEST_KAFKA_PW_PASSWORD");
+        assert_eq!(
+            settings.password.as_ref().map(Secret::expose),
+            Some("from-settings"),
+            "a layer's password wins"
+        );
+        use clap::Parser;
+        assert!(Tool::try_parse_from(["tool", "--kafka-password", "x"]).is_err());
     }
 }

@@ -3,14 +3,18 @@
 //! Each daemon declares one `Settings` struct deriving `Deserialize` with `#[serde(default)]`
 //! (the defaults layer) and calls [`load`]. The file may be TOML, YAML or JSON (by extension).
 //! Environment variables carry a prefix and use `__` between sections, so with prefix `ALERTDB`
-//! the field `kafka.username` is `ALERTDB_KAFKA__USERNAME`. Command-line flags are passed as
-//! [`Overrides`] and win over everything else.
+//! the field `kafka.username` is `ALERTDB_KAFKA__USERNAME`. The command line is the top layer:
+//! each daemon's clap `Cli` also derives `Serialize` into the same keys, leaving out the flags
+//! that were not given, so no flag is mapped to a key by hand. The shared pieces (listen
+//! address, HTTP limits, Kafka connection, object store, logging) are declared once, as a clap
+//! `Args` struct and a serde settings struct, and flattened into every daemon that uses them.
 //!
 //! Durations are written one way everywhere: [`DurationSetting`] (`500ms`, `10s`, `2m`, `1h`,
 //! or bare seconds), in files, environment variables and flags alike.
 
 use serde::de::DeserializeOwned;
-use serde::{Deserialize, Deserializer};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -29,24 +33,6 @@ pub enum SettingsError {
     Invalid(#[source] config::ConfigError),
 }
 
-/// Values given on the command line, by dotted key (`kafka.username`).
-#[derive(Debug, Default, Clone)]
-pub struct Overrides(Vec<(String, config::Value)>);
-
-impl Overrides {
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// Adds `key = value` when the flag was given; `None` leaves lower layers in force.
-    pub fn set<V: Into<config::Value>>(mut self, key: &str, value: Option<V>) -> Self {
-        if let Some(value) = value {
-            self.0.push((key.to_owned(), value.into()));
-        }
-        self
-    }
-}
-
 /// Where the layers come from.
 #[derive(Debug, Clone)]
 pub struct Layers<'a> {
@@ -56,13 +42,31 @@ pub struct Layers<'a> {
     pub env_prefix: &'a str,
     /// Keys whose environment value is a comma-separated list (e.g. `kafka.topics`).
     pub list_keys: &'a [&'a str],
-    pub overrides: Overrides,
 }
 
-/// Loads `T` from the layers. Unknown keys in the file are ignored by serde unless `T` says
-/// `deny_unknown_fields`.
-pub fn load<T: DeserializeOwned>(layers: Layers<'_>) -> Result<T, SettingsError> {
-    let mut builder = config::Config::builder();
+/// Loads `T` from the layers, with `T::default()` as the bottom one and `cli` as the top one.
+///
+/// The defaults are a layer like the others (not serde's field defaults), so a settings file
+/// or an environment variable that gives one key of a section leaves the section's other keys
+/// at the daemon's defaults. `cli` is the daemon's parsed command line (or any `Serialize` value of the same shape as
+/// `T`): it serializes to the keys of `T`, with every flag that was not given left out
+/// (`#[serde(skip_serializing_if = "Option::is_none")]`), so an absent flag leaves the lower
+/// layers in force. Nested sections merge key by key.
+pub fn load<T: DeserializeOwned + Serialize + Default>(
+    layers: Layers<'_>,
+    cli: &impl Serialize,
+) -> Result<T, SettingsError> {
+    load_over(&T::default(), layers, cli)
+}
+
+/// [`load`] with the given defaults instead of `T::default()`.
+pub fn load_over<T: DeserializeOwned + Serialize>(
+    defaults: &T,
+    layers: Layers<'_>,
+    cli: &impl Serialize,
+) -> Result<T, SettingsError> {
+    let defaults = config::Config::try_from(defaults).map_err(SettingsError::Invalid)?;
+    let mut builder = config::Config::builder().add_source(defaults);
     if let Some(path) = layers.file {
         if !path.exists() {
             return Err(SettingsError::MissingFile(path.to_owned()));
@@ -89,16 +93,73 @@ pub fn load<T: DeserializeOwned>(layers: Layers<'_>) -> Result<T, SettingsError>
         }
     }
     builder = builder.add_source(environment);
-    for (key, value) in layers.overrides.0 {
-        builder = builder
-            .set_override(key, value)
-            .map_err(SettingsError::Invalid)?;
-    }
+    let flags = config::Config::try_from(cli).map_err(SettingsError::Invalid)?;
     builder
+        .add_source(flags)
         .build()
         .map_err(SettingsError::Invalid)?
         .try_deserialize()
         .map_err(SettingsError::Invalid)
+}
+
+/// For `#[serde(skip_serializing_if = "not")]` on boolean flags: an absent switch is no
+/// setting at all, not `false`.
+pub fn not(flag: &bool) -> bool {
+    !flag
+}
+
+/// For a `--no-X` switch stored as `X = false`: `#[serde(rename = "X", skip_serializing_if =
+/// "not", serialize_with = "serialize_negated")]`.
+pub fn serialize_negated<S: Serializer>(flag: &bool, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.serialize_bool(!flag)
+}
+
+/// The listen address of a daemon's HTTP server (its API, or its `/metrics`, `/healthz` and
+/// `/readyz`): `[listen]` in a settings file, `<PREFIX>_LISTEN__HOST`/`__PORT` in the
+/// environment, `--listen-host`/`--listen-port` on the command line. Each daemon chooses its
+/// defaults (upstream's: the API servers 127.0.0.1, the proxy 0.0.0.0).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListenSettings {
+    pub host: String,
+    pub port: u16,
+}
+
+/// A listen host that is not an IP address.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("--listen-host {0:?} is not an IP address (use 0.0.0.0 for every interface)")]
+pub struct ListenHostError(pub String);
+
+impl ListenSettings {
+    pub fn new(host: &str, port: u16) -> Self {
+        Self {
+            host: host.to_owned(),
+            port,
+        }
+    }
+
+    /// The socket address to bind.
+    pub fn socket_addr(&self) -> Result<SocketAddr, ListenHostError> {
+        let host: IpAddr = self
+            .host
+            .trim()
+            .parse()
+            .map_err(|_| ListenHostError(self.host.clone()))?;
+        Ok(SocketAddr::new(host, self.port))
+    }
+}
+
+/// `--listen-host` and `--listen-port`, flattened into each daemon's command line.
+#[derive(Debug, Clone, Default, clap::Args, Serialize)]
+pub struct ListenArgs {
+    /// Address to listen on (an IP; 0.0.0.0 for every interface).
+    #[arg(long = "listen-host", value_name = "IP")]
+    #[serde(rename = "host", skip_serializing_if = "Option::is_none")]
+    pub listen_host: Option<String>,
+    /// Port to listen on.
+    #[arg(long = "listen-port", value_name = "PORT")]
+    #[serde(rename = "port", skip_serializing_if = "Option::is_none")]
+    pub listen_port: Option<u16>,
 }
 
 /// A duration written as seconds (`10`, `0.5`) or with a unit (`500ms`, `10s`, `2m`, `1h`).
@@ -133,6 +194,25 @@ impl std::str::FromStr for DurationSetting {
         Duration::try_from_secs_f64(value * scale)
             .map(DurationSetting)
             .map_err(|_| format!("{text:?} is out of range"))
+    }
+}
+
+impl std::fmt::Display for DurationSetting {
+    /// The shortest exact form that [`FromStr`](std::str::FromStr) reads back: `250ms`,
+    /// `10s`, `1.5s`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let millis = self.0.as_millis();
+        if self.0.subsec_nanos() % 1_000_000 == 0 && millis % 1000 != 0 {
+            write!(f, "{millis}ms")
+        } else {
+            write!(f, "{}s", self.0.as_secs_f64())
+        }
+    }
+}
+
+impl Serialize for DurationSetting {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
     }
 }
 
@@ -173,7 +253,7 @@ mod tests {
         assert!(d("-1").is_err());
     }
 
-    #[derive(Debug, Deserialize)]
+    #[derive(Debug, Deserialize, Serialize)]
     #[serde(default)]
     struct Example {
         port: u16,
@@ -181,10 +261,11 @@ mod tests {
         kafka: ExampleKafka,
     }
 
-    #[derive(Debug, Deserialize, Default)]
+    #[derive(Debug, Deserialize, Serialize, Default)]
     #[serde(default)]
     struct ExampleKafka {
         username: Option<String>,
+        #[serde(skip_serializing)]
         password: Option<Secret>,
     }
 
@@ -204,15 +285,33 @@ mod tests {
         file
     }
 
+    /// A command line of the same shape as [`Example`], as daemons declare theirs.
+    #[derive(Debug, Default, Serialize)]
+    struct ExampleCli {
+        #[serde(skip_serializing_if = "Option::is_none")]
+        port: Option<u16>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        name: Option<String>,
+        kafka: ExampleKafkaCli,
+    }
+
+    #[derive(Debug, Default, Serialize)]
+    struct ExampleKafkaCli {
+        #[serde(skip_serializing_if = "Option::is_none")]
+        username: Option<String>,
+    }
+
+    fn layers<'a>(file: Option<&'a Path>, env_prefix: &'a str) -> Layers<'a> {
+        Layers {
+            file,
+            env_prefix,
+            list_keys: &[],
+        }
+    }
+
     #[test]
     fn defaults_apply_when_nothing_is_given() {
-        let s: Example = load(Layers {
-            file: None,
-            env_prefix: "SKTEST_NONE",
-            list_keys: &[],
-            overrides: Overrides::new(),
-        })
-        .unwrap();
+        let s: Example = load(layers(None, "SKTEST_NONE"), &ExampleCli::default()).unwrap();
         assert_eq!(s.port, 5000);
         assert_eq!(s.name, "default");
     }
@@ -224,15 +323,13 @@ mod tests {
         std::env::set_var("SKTEST_LAYERS_NAME", "from-env");
         std::env::set_var("SKTEST_LAYERS_KAFKA__USERNAME", "env-user");
         std::env::set_var("SKTEST_LAYERS_KAFKA__PASSWORD", "env-secret");
-        let s: Example = load(Layers {
-            file: Some(file.path()),
-            env_prefix: "SKTEST_LAYERS",
-            list_keys: &[],
-            overrides: Overrides::new()
-                .set("kafka.username", Some("cli-user"))
-                .set::<String>("name", None),
-        })
-        .unwrap();
+        let cli = ExampleCli {
+            kafka: ExampleKafkaCli {
+                username: Some("cli-user".into()),
+            },
+            ..ExampleCli::default()
+        };
+        let s: Example = load(layers(Some(file.path()), "SKTEST_LAYERS"), &cli).unwrap();
         assert_eq!(s.port, 6000, "file beats default");
         assert_eq!(
             s.name, "from-env",
@@ -243,7 +340,11 @@ mod tests {
             Some("cli-user"),
             "CLI beats env"
         );
-        assert_eq!(s.kafka.password.as_ref().unwrap().expose(), "env-secret");
+        assert_eq!(
+            s.kafka.password.as_ref().unwrap().expose(),
+            "env-secret",
+            "a flag in a section leaves the section's other keys in force"
+        );
         assert!(
             !format!("{s:?}").contains("env-secret"),
             "Debug hides secrets"
@@ -252,12 +353,13 @@ mod tests {
 
     #[test]
     fn a_missing_file_is_named() {
-        let err = load::<Example>(Layers {
-            file: Some(Path::new("/nonexistent/alertdb.toml")),
-            env_prefix: "SKTEST_MISSING",
-            list_keys: &[],
-            overrides: Overrides::new(),
-        })
+        let err = load::<Example>(
+            layers(
+                Some(Path::new("/nonexistent/alertdb.toml")),
+                "SKTEST_MISSING",
+            ),
+            &ExampleCli::default(),
+        )
         .unwrap_err();
         assert!(
             err.to_string().contains("/nonexistent/alertdb.toml"),
@@ -268,12 +370,10 @@ mod tests {
     #[test]
     fn a_malformed_file_is_named() {
         let file = toml_file("port = [unclosed\n");
-        let err = load::<Example>(Layers {
-            file: Some(file.path()),
-            env_prefix: "SKTEST_BAD",
-            list_keys: &[],
-            overrides: Overrides::new(),
-        })
+        let err = load::<Example>(
+            layers(Some(file.path()), "SKTEST_BAD"),
+            &ExampleCli::default(),
+        )
         .unwrap_err();
         assert!(
             err.to_string().contains(&file.path().display().to_string()),
@@ -283,13 +383,63 @@ mod tests {
 
     #[test]
     fn a_wrongly_typed_value_is_an_error() {
-        let err = load::<Example>(Layers {
-            file: None,
-            env_prefix: "SKTEST_TYPE",
-            list_keys: &[],
-            overrides: Overrides::new().set("port", Some("not-a-number")),
-        })
-        .unwrap_err();
+        std::env::set_var("SKTEST_TYPE_PORT", "not-a-number");
+        let err = load::<Example>(layers(None, "SKTEST_TYPE"), &ExampleCli::default()).unwrap_err();
         assert!(err.to_string().contains("port"), "{err}");
+    }
+
+    #[test]
+    fn durations_serialize_to_text_that_parses_back() {
+        for text in ["250ms", "1500ms", "10s", "0.0001s", "0s", "3600s"] {
+            let d: DurationSetting = text.parse().unwrap();
+            assert_eq!(d.to_string(), text);
+            assert_eq!(d.to_string().parse::<DurationSetting>(), Ok(d));
+        }
+        assert_eq!("2m".parse::<DurationSetting>().unwrap().to_string(), "120s");
+    }
+
+    #[test]
+    fn listen_flags_and_settings() {
+        #[derive(Debug, Deserialize, Serialize)]
+        #[serde(deny_unknown_fields)]
+        struct Daemon {
+            listen: ListenSettings,
+        }
+        impl Default for Daemon {
+            fn default() -> Self {
+                Self {
+                    listen: ListenSettings::new("127.0.0.1", 8080),
+                }
+            }
+        }
+        #[derive(Serialize)]
+        struct DaemonCli {
+            listen: ListenArgs,
+        }
+        let file = toml_file("[listen]\nhost = \"0.0.0.0\"\n");
+        let daemon: Daemon = load(
+            layers(Some(file.path()), "SKTEST_LISTEN0"),
+            &ExampleCli::default(),
+        )
+        .unwrap();
+        assert_eq!(
+            daemon.listen.port, 8080,
+            "a partial section keeps the defaults"
+        );
+        let cli = DaemonCli {
+            listen: ListenArgs {
+                listen_host: None,
+                listen_port: Some(8081),
+            },
+        };
+        let daemon: Daemon = load(layers(Some(file.path()), "SKTEST_LISTEN"), &cli).unwrap();
+        assert_eq!(
+            daemon.listen.socket_addr().unwrap(),
+            "0.0.0.0:8081".parse().unwrap()
+        );
+        let err = ListenSettings::new("localhost", 1)
+            .socket_addr()
+            .unwrap_err();
+        assert!(err.to_string().contains("0.0.0.0"), "{err}");
     }
 }

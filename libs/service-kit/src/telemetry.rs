@@ -23,6 +23,31 @@ impl LogFormat {
     }
 }
 
+/// `--verbose` and `--debug`, flattened into every daemon's command line (upstream's
+/// services had both). `RUST_LOG`, when set, wins over them.
+#[derive(Debug, Clone, Copy, Default, clap::Args)]
+pub struct LogArgs {
+    /// Log at info level.
+    #[arg(short, long, global = true)]
+    pub verbose: bool,
+    /// Log at debug level.
+    #[arg(short, long, global = true)]
+    pub debug: bool,
+}
+
+impl LogArgs {
+    /// The log directive: debug with `--debug`, info with `--verbose`, else `default`.
+    pub fn directive<'a>(&self, default: &'a str) -> &'a str {
+        if self.debug {
+            "debug"
+        } else if self.verbose {
+            "info"
+        } else {
+            default
+        }
+    }
+}
+
 /// Installs the global subscriber. `default_directive` is used when `RUST_LOG` is unset,
 /// e.g. `"info"`. Calling it twice is harmless (the second call does nothing), which keeps
 /// tests that start several daemons in one process simple.
@@ -46,4 +71,29 @@ pub fn init(default_directive: &str) {
     };
     // An error here only means a subscriber is already installed.
     let _ = result;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        log: LogArgs,
+    }
+
+    #[test]
+    fn log_flags_choose_the_directive() {
+        let level = |args: &[&str]| {
+            let mut all = vec!["x"];
+            all.extend_from_slice(args);
+            Cli::try_parse_from(all).unwrap().log.directive("warn")
+        };
+        assert_eq!(level(&[]), "warn");
+        assert_eq!(level(&["--verbose"]), "info");
+        assert_eq!(level(&["-v", "-d"]), "debug");
+        assert_eq!(level(&["--debug"]), "debug");
+    }
 }

@@ -2,41 +2,33 @@
 //! command line) by `service_kit::settings`, then validated once into an [`IngesterConfig`]
 //! so the rest of the crate only sees values that make sense.
 //!
-//! Upstream's flags (`--kafka-host`, `--kafka-topics`, `--kafka-auth-mechanism`,
-//! `--bucket-alerts`, ...) are accepted too and mapped onto the same settings, so existing
-//! deployment arguments keep working; upstream's password variable `ALERTDB_KAFKA_PASSWORD`
-//! is read as well.
+//! The listen address, the Kafka connection, the stores and logging are the shared pieces
+//! (`service_kit`, `object_storage`), with the same flags and meaning in every daemon; this
+//! module holds what is the ingester's own. Upstream's flags (`--kafka-host`, `--kafka-topics`,
+//! `--kafka-auth-mechanism`, `--bucket-alerts`, `--endpoint-url`, ...) are accepted, so
+//! existing deployment arguments keep working; upstream's password variable
+//! `ALERTDB_KAFKA_PASSWORD` is read as well.
 
 use alert_archive::Layout;
 use clap::Parser;
-use object_storage::StoreOptions;
-use serde::Deserialize;
-use service_kit::kafka::{KafkaConfigError, KafkaSettings, SecurityProtocol};
-use service_kit::secret::Secret;
-use service_kit::settings::{self, DurationSetting, Layers, Overrides, SettingsError};
-use std::net::{IpAddr, SocketAddr};
+use object_storage::{StoreArgs, StoreOptions, StoreSettings, StoreSettingsError};
+use serde::{Deserialize, Serialize};
+use service_kit::kafka::{KafkaArgs, KafkaConfigError, KafkaSettings};
+use service_kit::settings::{
+    self, not, DurationSetting, Layers, ListenArgs, ListenHostError, ListenSettings, SettingsError,
+};
+use service_kit::telemetry::LogArgs;
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-/// Prefix of the layered environment variables (`ALERTDB_INGESTER_ALERTS_URL`, ...).
+/// Prefix of the layered environment variables (`ALERTDB_INGESTER_STORE__ALERTS_URL`, ...).
 pub const ENV_PREFIX: &str = "ALERTDB_INGESTER";
 /// Upstream's password variable, still honoured.
 pub const UPSTREAM_PASSWORD_ENV: &str = "ALERTDB_KAFKA_PASSWORD";
 
-/// Upstream's `--kafka-auth-mechanism`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, clap::ValueEnum)]
-#[serde(rename_all = "lowercase")]
-pub enum AuthMechanism {
-    /// SCRAM-SHA-512 over a plain connection (SASL_PLAINTEXT), as upstream.
-    Scram,
-    /// TLS with client certificates (SSL).
-    Mtls,
-    /// PLAINTEXT: in-cluster listeners without authentication.
-    None,
-}
-
 /// Where a new consumer group starts reading.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum OffsetReset {
     Earliest,
@@ -44,33 +36,22 @@ pub enum OffsetReset {
 }
 
 /// The raw settings, as an operator writes them.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Settings {
-    pub listen_host: String,
-    pub listen_port: u16,
-    /// Store of the alerts: `gs://BUCKET[/PREFIX]`, `s3://...`, `file:///DIR`, `memory://`.
-    pub alerts_url: Option<String>,
-    /// Store of the schemas; the alerts' store when unset.
-    pub schemas_url: Option<String>,
-    /// Upstream compatibility: bucket of the alerts (GCS, or S3 with `endpoint_url`).
-    pub bucket_alerts: Option<String>,
-    /// Upstream compatibility: bucket of the schemas (defaults to the alerts' bucket).
-    pub bucket_schemas: Option<String>,
-    /// Upstream compatibility: endpoint of an S3-compatible store; makes the buckets S3 ones.
-    pub endpoint_url: Option<String>,
-    pub store: StoreOptions,
+    /// Address of /metrics, /healthz and /readyz.
+    pub listen: ListenSettings,
+    /// Where alerts and schemas are written.
+    pub store: StoreSettings,
+    pub kafka: KafkaSettings,
     pub layout: String,
     /// Topics to archive.
     pub topics: Vec<String>,
     pub group: String,
     pub auto_offset_reset: OffsetReset,
-    /// Upstream compatibility: overrides `kafka.security_protocol` when set.
-    pub kafka_auth_mechanism: Option<AuthMechanism>,
-    pub kafka: KafkaSettings,
     /// Confluent schema registry base URL.
     pub schema_registry_address: Option<String>,
-    pub registry_timeout_ms: u64,
+    pub registry_timeout: DurationSetting,
     /// Whether poison messages go to a dead-letter topic (otherwise the ingester stops and
     /// reports not ready).
     pub dlq_enabled: bool,
@@ -85,42 +66,37 @@ pub struct Settings {
     pub max_in_flight: usize,
     /// gzip level, 0–9.
     pub gzip_level: u32,
-    pub commit_interval_ms: u64,
-    pub retry_initial_backoff_ms: u64,
-    pub retry_max_backoff_ms: u64,
+    pub commit_interval: DurationSetting,
+    pub retry_initial_backoff: DurationSetting,
+    pub retry_max_backoff: DurationSetting,
     /// How long SIGTERM waits for in-flight writes before abandoning them.
-    pub drain_timeout_secs: u64,
+    pub drain_timeout: DurationSetting,
 }
 
 impl Default for Settings {
     fn default() -> Self {
+        let ms = |n| DurationSetting(Duration::from_millis(n));
         Self {
-            listen_host: "127.0.0.1".into(),
-            listen_port: 8080,
-            alerts_url: None,
-            schemas_url: None,
-            bucket_alerts: None,
-            bucket_schemas: None,
-            endpoint_url: None,
-            store: StoreOptions::default(),
+            // Upstream's defaults; containers set --listen-host 0.0.0.0.
+            listen: ListenSettings::new("127.0.0.1", 8080),
+            store: StoreSettings::default(),
+            kafka: KafkaSettings::default(),
             layout: "v2".into(),
             topics: Vec::new(),
             group: "alertdb-ingester".into(),
             auto_offset_reset: OffsetReset::Earliest,
-            kafka_auth_mechanism: None,
-            kafka: KafkaSettings::default(),
             schema_registry_address: None,
-            registry_timeout_ms: 5_000,
+            registry_timeout: ms(5_000),
             dlq_enabled: true,
             dlq_topic: None,
             create_dlq_topic: false,
             liveness_deadline: DurationSetting(DEFAULT_LIVENESS_DEADLINE),
             max_in_flight: 64,
             gzip_level: DEFAULT_GZIP_LEVEL,
-            commit_interval_ms: 500,
-            retry_initial_backoff_ms: 100,
-            retry_max_backoff_ms: 5_000,
-            drain_timeout_secs: 20,
+            commit_interval: ms(500),
+            retry_initial_backoff: ms(100),
+            retry_max_backoff: ms(5_000),
+            drain_timeout: ms(20_000),
         }
     }
 }
@@ -133,9 +109,10 @@ pub const DEFAULT_LIVENESS_DEADLINE: Duration = Duration::from_secs(120);
 /// fast as any other implementation's level 1 or above, for 2–4% more bytes than levels 2–9.
 pub const DEFAULT_GZIP_LEVEL: u32 = 1;
 
-/// The command line. Every flag is optional so that unset flags leave the file and the
-/// environment in force.
-#[derive(Debug, Clone, Default, Parser)]
+/// The command line: the shared pieces flattened, then the ingester's own flags. Every flag
+/// is optional so that unset flags leave the file and the environment in force; the struct
+/// serializes to the settings' keys (the top layer).
+#[derive(Debug, Clone, Default, Parser, Serialize)]
 #[command(
     name = "alertdb-ingester",
     version,
@@ -144,44 +121,19 @@ pub const DEFAULT_GZIP_LEVEL: u32 = 1;
 pub struct Cli {
     /// Settings file (TOML, YAML or JSON).
     #[arg(long, value_name = "FILE")]
+    #[serde(skip)]
     pub config: Option<PathBuf>,
-    /// Address of /metrics, /healthz and /readyz [default: 127.0.0.1].
-    #[arg(long)]
-    pub listen_host: Option<String>,
-    /// Port of /metrics, /healthz and /readyz [default: 8080].
-    #[arg(long)]
-    pub listen_port: Option<u16>,
-    /// Store of the alerts (gs://BUCKET[/PREFIX], s3://BUCKET[/PREFIX], file:///DIR, memory://).
-    #[arg(long, value_name = "URL")]
-    pub alerts_url: Option<String>,
-    /// Store of the schemas [default: the alerts' store].
-    #[arg(long, value_name = "URL")]
-    pub schemas_url: Option<String>,
-    /// Upstream compatibility: bucket of the alerts (GCS; S3 with --endpoint-url).
-    #[arg(long, visible_alias = "gcp-bucket-alerts", value_name = "BUCKET")]
-    pub bucket_alerts: Option<String>,
-    /// Upstream compatibility: bucket of the schemas [default: the alerts' bucket].
-    #[arg(long, visible_alias = "gcp-bucket-schemas", value_name = "BUCKET")]
-    pub bucket_schemas: Option<String>,
-    /// Upstream compatibility: endpoint of an S3-compatible store.
-    #[arg(long, value_name = "URL")]
-    pub endpoint_url: Option<String>,
-    /// Upstream compatibility: accepted and ignored (credentials name the project).
-    #[arg(long, hide = true)]
-    pub gcp_project: Option<String>,
-    /// GCS service-account JSON file [default: application default credentials].
-    #[arg(long, value_name = "FILE")]
-    pub gcs_service_account_path: Option<PathBuf>,
-    /// file:// stores: fsync every object and its directory before its offset can be
-    /// committed (survives an OS crash or power cut; costs a disk flush per alert).
-    #[arg(long)]
-    pub fsync_local_files: bool,
+    /// --listen-*: the address of /metrics, /healthz and /readyz [default: 127.0.0.1:8080].
+    #[command(flatten)]
+    pub listen: ListenArgs,
+    #[command(flatten)]
+    pub store: StoreArgs,
+    #[command(flatten)]
+    pub kafka: KafkaArgs,
     /// Archive key layout: v2 or v1 [default: v2].
     #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub layout: Option<String>,
-    /// Kafka bootstrap servers, host:port[,host:port...].
-    #[arg(long, value_name = "HOST:PORT")]
-    pub kafka_host: Option<String>,
     /// Topics to archive, comma-separated.
     #[arg(
         long,
@@ -189,146 +141,69 @@ pub struct Cli {
         value_delimiter = ',',
         value_name = "TOPICS"
     )]
+    #[serde(rename = "topics", skip_serializing_if = "Option::is_none")]
     pub kafka_topics: Option<Vec<String>>,
     /// Consumer group [default: alertdb-ingester].
     #[arg(long)]
+    #[serde(rename = "group", skip_serializing_if = "Option::is_none")]
     pub kafka_group: Option<String>,
-    /// scram (SASL_PLAINTEXT, SCRAM-SHA-512), mtls (SSL with client certificates) or none
-    /// (PLAINTEXT).
-    #[arg(long, value_enum)]
-    pub kafka_auth_mechanism: Option<AuthMechanism>,
-    /// SCRAM user name; the password comes from ALERTDB_KAFKA_PASSWORD.
-    #[arg(long)]
-    pub kafka_username: Option<String>,
-    /// CA certificate of the brokers (PEM).
-    #[arg(long, value_name = "FILE")]
-    pub tls_server_ca_crt_location: Option<PathBuf>,
-    /// Client certificate (PEM).
-    #[arg(long, value_name = "FILE")]
-    pub tls_client_crt_location: Option<PathBuf>,
-    /// Client private key (PEM).
-    #[arg(long, value_name = "FILE")]
-    pub tls_client_key_location: Option<PathBuf>,
     /// Where a new consumer group starts [default: earliest].
     #[arg(long, value_enum)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub auto_offset_reset: Option<OffsetReset>,
     /// Schema registry base URL, e.g. http://registry:8081.
     #[arg(long, value_name = "URL")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub schema_registry_address: Option<String>,
     /// Dead-letter topic for poison messages [default: <topic>.dlq].
     #[arg(long, value_name = "TOPIC")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub dlq_topic: Option<String>,
     /// No dead-letter topic: stop at the first poison message and report not ready.
     #[arg(long)]
+    #[serde(
+        rename = "dlq_enabled",
+        skip_serializing_if = "not",
+        serialize_with = "settings::serialize_negated"
+    )]
     pub no_dlq: bool,
     /// Create a missing dead-letter topic at start (broker defaults; needs the ACL to create
     /// topics). Without it the ingester waits, not ready, until the topic exists.
     #[arg(long)]
+    #[serde(skip_serializing_if = "not")]
     pub create_dlq_topic: bool,
     /// /healthz fails when the consume loop has not turned for this long (500ms, 10s, 2m)
     /// [default: 2m].
     #[arg(long, value_name = "DURATION")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub liveness_deadline: Option<DurationSetting>,
     /// Alert writes in flight at once [default: 64].
     #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub max_in_flight: Option<usize>,
     /// gzip level 0–9 [default: 1, ISA-L's igzip; 0 and 2–9 are libdeflate's].
     #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub gzip_level: Option<u32>,
-    /// Upstream compatibility: log at info level.
-    #[arg(long)]
-    pub verbose: bool,
-    /// Upstream compatibility: log at debug level.
-    #[arg(long)]
-    pub debug: bool,
+    #[command(flatten)]
+    #[serde(skip)]
+    pub log: LogArgs,
 }
 
 impl Cli {
-    /// The default log directive, from upstream's `--verbose`/`--debug`.
-    pub fn log_level(&self) -> &'static str {
-        if self.debug {
-            "debug"
-        } else {
-            "info"
-        }
-    }
-
-    /// Loads the settings with this command line as the top layer.
+    /// Loads the settings with this command line as the top layer, then upstream's password
+    /// variable when no layer gave a password.
     pub fn load(&self) -> Result<Settings, Box<SettingsError>> {
-        let path_string = |p: &Option<PathBuf>| p.as_ref().map(|p| p.display().to_string());
-        let overrides = Overrides::new()
-            .set("listen_host", self.listen_host.clone())
-            .set("listen_port", self.listen_port.map(i64::from))
-            .set("alerts_url", self.alerts_url.clone())
-            .set("schemas_url", self.schemas_url.clone())
-            .set("bucket_alerts", self.bucket_alerts.clone())
-            .set("bucket_schemas", self.bucket_schemas.clone())
-            .set("endpoint_url", self.endpoint_url.clone())
-            .set(
-                "store.gcs_service_account_path",
-                path_string(&self.gcs_service_account_path),
-            )
-            .set(
-                "store.fsync_local_files",
-                self.fsync_local_files.then_some(true),
-            )
-            .set("layout", self.layout.clone())
-            .set("kafka.bootstrap_servers", self.kafka_host.clone())
-            .set("topics", self.kafka_topics.clone())
-            .set("group", self.kafka_group.clone())
-            .set(
-                "kafka_auth_mechanism",
-                self.kafka_auth_mechanism.map(|m| match m {
-                    AuthMechanism::Scram => "scram",
-                    AuthMechanism::Mtls => "mtls",
-                    AuthMechanism::None => "none",
-                }),
-            )
-            .set("kafka.username", self.kafka_username.clone())
-            .set(
-                "kafka.tls.server_ca_crt_location",
-                path_string(&self.tls_server_ca_crt_location),
-            )
-            .set(
-                "kafka.tls.client_crt_location",
-                path_string(&self.tls_client_crt_location),
-            )
-            .set(
-                "kafka.tls.client_key_location",
-                path_string(&self.tls_client_key_location),
-            )
-            .set(
-                "auto_offset_reset",
-                self.auto_offset_reset.map(|r| match r {
-                    OffsetReset::Earliest => "earliest",
-                    OffsetReset::Latest => "latest",
-                }),
-            )
-            .set(
-                "schema_registry_address",
-                self.schema_registry_address.clone(),
-            )
-            .set("dlq_topic", self.dlq_topic.clone())
-            .set("dlq_enabled", self.no_dlq.then_some(false))
-            .set("create_dlq_topic", self.create_dlq_topic.then_some(true))
-            .set(
-                "liveness_deadline",
-                self.liveness_deadline.map(|d| d.0.as_secs_f64()),
-            )
-            .set("max_in_flight", self.max_in_flight.map(|n| n as i64))
-            .set("gzip_level", self.gzip_level.map(i64::from));
-        let mut settings: Settings = settings::load(Layers {
-            file: self.config.as_deref(),
-            env_prefix: ENV_PREFIX,
-            list_keys: &["topics"],
-            overrides,
-        })
+        let mut settings: Settings = settings::load(
+            Layers {
+                file: self.config.as_deref(),
+                env_prefix: ENV_PREFIX,
+                list_keys: &["topics"],
+            },
+            self,
+        )
         .map_err(Box::new)?;
-        if settings.kafka.password.is_none() {
-            if let Ok(password) = std::env::var(UPSTREAM_PASSWORD_ENV) {
-                settings.kafka.password = Some(Secret::new(password));
-            }
-        }
+        settings.kafka.password_from_env(UPSTREAM_PASSWORD_ENV);
         Ok(settings)
     }
 }
@@ -336,14 +211,8 @@ impl Cli {
 /// What is wrong with the settings; each message names the setting and what to do.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    #[error("--alerts-url (ALERTDB_INGESTER_ALERTS_URL) is required: where to archive alerts, e.g. gs://alerts-bucket or file:///var/lib/alertdb (or upstream's --bucket-alerts)")]
-    MissingStore,
-    #[error("give either --alerts-url/--schemas-url or upstream's --bucket-alerts/--bucket-schemas, not both")]
-    BothStoreStyles,
-    #[error("--bucket-alerts/--bucket-schemas {0:?} is not a bucket name")]
-    InvalidBucket(String),
-    #[error("store: {0}")]
-    Store(#[from] object_storage::StorageError),
+    #[error(transparent)]
+    Store(#[from] StoreSettingsError),
     #[error("--layout: {0}")]
     Layout(String),
     #[error("--kafka-topics (ALERTDB_INGESTER_TOPICS) is required: the topics to archive, comma-separated")]
@@ -358,8 +227,8 @@ pub enum ConfigError {
     Registry(#[from] registry_client::RegistryError),
     #[error("Kafka: {0}")]
     Kafka(#[from] KafkaConfigError),
-    #[error("--listen-host {0:?} is not an IP address (use 0.0.0.0 for every interface)")]
-    ListenHost(String),
+    #[error(transparent)]
+    ListenHost(#[from] ListenHostError),
     #[error("--max-in-flight must be at least 1")]
     ZeroInFlight,
     #[error("--gzip-level {0} is out of range; use 0 to 9")]
@@ -419,56 +288,11 @@ pub struct IngesterConfig {
     pub drain_timeout: Duration,
 }
 
-fn bucket_url(bucket: &str, s3: bool) -> Result<String, ConfigError> {
-    let valid = !bucket.is_empty()
-        && bucket
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
-    if !valid {
-        return Err(ConfigError::InvalidBucket(bucket.to_owned()));
-    }
-    Ok(format!("{}://{bucket}", if s3 { "s3" } else { "gs" }))
-}
-
 impl Settings {
     /// Checks everything that can be checked without a network and resolves defaults.
     pub fn validate(self) -> Result<IngesterConfig, ConfigError> {
-        let host: IpAddr = self
-            .listen_host
-            .parse()
-            .map_err(|_| ConfigError::ListenHost(self.listen_host.clone()))?;
-        let mut store = self.store.clone();
-        let upstream_style = self.bucket_alerts.is_some() || self.bucket_schemas.is_some();
-        let (alerts_url, schemas_url) = if upstream_style {
-            if self.alerts_url.is_some() || self.schemas_url.is_some() {
-                return Err(ConfigError::BothStoreStyles);
-            }
-            let s3 = self.endpoint_url.is_some();
-            if s3 {
-                store.s3_endpoint = self.endpoint_url.clone();
-            }
-            let alerts = bucket_url(
-                self.bucket_alerts
-                    .as_deref()
-                    .ok_or(ConfigError::MissingStore)?,
-                s3,
-            )?;
-            let schemas = match &self.bucket_schemas {
-                Some(bucket) => bucket_url(bucket, s3)?,
-                None => alerts.clone(),
-            };
-            (alerts, schemas)
-        } else {
-            let alerts = self.alerts_url.clone().ok_or(ConfigError::MissingStore)?;
-            let schemas = self.schemas_url.clone().unwrap_or_else(|| alerts.clone());
-            if let Some(endpoint) = &self.endpoint_url {
-                store.s3_endpoint = Some(endpoint.clone());
-            }
-            (alerts, schemas)
-        };
-        // Opening checks scheme, bucket and credentials configuration without a request.
-        object_storage::open(&alerts_url, &store)?;
-        object_storage::open(&schemas_url, &store)?;
+        let listen = self.listen.socket_addr()?;
+        let stores = self.store.resolve()?;
         let layout: Layout = self.layout.parse().map_err(ConfigError::Layout)?;
 
         if self.topics.is_empty() {
@@ -481,14 +305,7 @@ impl Settings {
         if self.group.trim().is_empty() {
             return Err(ConfigError::EmptyGroup);
         }
-        let mut kafka = self.kafka.clone();
-        match self.kafka_auth_mechanism {
-            Some(AuthMechanism::Scram) => kafka.security_protocol = SecurityProtocol::SaslPlaintext,
-            Some(AuthMechanism::Mtls) => kafka.security_protocol = SecurityProtocol::Ssl,
-            Some(AuthMechanism::None) => kafka.security_protocol = SecurityProtocol::Plaintext,
-            None => {}
-        }
-        kafka.validate()?;
+        self.kafka.validate()?;
 
         let registry_url = self
             .schema_registry_address
@@ -519,30 +336,29 @@ impl Settings {
         if self.gzip_level > 9 {
             return Err(ConfigError::GzipLevel(self.gzip_level));
         }
+        let at_least = |d: DurationSetting, min: Duration| d.0.max(min);
+        let retry_initial_backoff = at_least(self.retry_initial_backoff, Duration::from_millis(1));
         Ok(IngesterConfig {
-            listen: SocketAddr::new(host, self.listen_port),
-            alerts_url,
-            schemas_url,
-            store,
+            listen,
+            alerts_url: stores.alerts_url,
+            schemas_url: stores.schemas_url,
+            store: stores.options,
             layout,
             topics,
             group: self.group.trim().to_owned(),
             auto_offset_reset: self.auto_offset_reset,
-            kafka,
+            kafka: self.kafka,
             registry_url,
-            registry_timeout: Duration::from_millis(self.registry_timeout_ms.max(1)),
+            registry_timeout: at_least(self.registry_timeout, Duration::from_millis(1)),
             dead_letters,
             create_dlq_topic: self.create_dlq_topic,
             liveness_deadline: self.liveness_deadline.0,
             max_in_flight: self.max_in_flight,
             gzip_level: self.gzip_level,
-            commit_interval: Duration::from_millis(self.commit_interval_ms.max(10)),
-            retry_initial_backoff: Duration::from_millis(self.retry_initial_backoff_ms.max(1)),
-            retry_max_backoff: Duration::from_millis(
-                self.retry_max_backoff_ms
-                    .max(self.retry_initial_backoff_ms.max(1)),
-            ),
-            drain_timeout: Duration::from_secs(self.drain_timeout_secs),
+            commit_interval: at_least(self.commit_interval, Duration::from_millis(10)),
+            retry_initial_backoff,
+            retry_max_backoff: at_least(self.retry_max_backoff, retry_initial_backoff),
+            drain_timeout: self.drain_timeout.0,
         })
     }
 }
@@ -550,6 +366,7 @@ impl Settings {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use service_kit::kafka::SecurityProtocol;
 
     fn cli(args: &[&str]) -> Cli {
         let mut all = vec!["alertdb-ingester"];
@@ -591,7 +408,7 @@ mod tests {
             config.dead_letters.topic_for("alerts-simulated").as_deref(),
             Some("alerts-simulated.dlq")
         );
-        assert_eq!(config.kafka.security_protocol, SecurityProtocol::Plaintext);
+        assert_eq!(config.kafka.protocol(), SecurityProtocol::Plaintext);
         assert!(!config.store.fsync_local_files);
         assert!(!config.create_dlq_topic);
         assert_eq!(config.liveness_deadline, Duration::from_secs(120));
@@ -712,7 +529,10 @@ mod tests {
         .unwrap()
         .validate()
         .unwrap_err();
-        assert!(matches!(err, ConfigError::MissingStore), "{err}");
+        assert!(
+            matches!(err, ConfigError::Store(StoreSettingsError::Missing)),
+            "{err}"
+        );
         let err = config(&["--alerts-url", "ftp://x"]).unwrap_err();
         assert!(err.to_string().contains("ftp"), "{err}");
         let err = config(&["--alerts-url", "gs://"]).unwrap_err();
@@ -730,7 +550,10 @@ mod tests {
         let err = config(&["--dlq-topic", "alerts-simulated"]).unwrap_err();
         assert!(matches!(err, ConfigError::DlqIsSource(_)), "{err}");
         let err = config(&["--bucket-alerts", "x"]).unwrap_err();
-        assert!(matches!(err, ConfigError::BothStoreStyles), "{err}");
+        assert!(
+            matches!(err, ConfigError::Store(StoreSettingsError::BothStyles)),
+            "{err}"
+        );
         let err = cli(&[
             "--alerts-url",
             "memory://",
@@ -767,5 +590,98 @@ mod tests {
         .unwrap_err();
         assert!(err.to_string().contains("all three or none"), "{err}");
         assert!(Cli::try_parse_from(["x", "--kafka-auth-mechanism", "kerberos"]).is_err());
+    }
+
+    /// Every flag upstream's alertdb-ingester takes, as its deployments pass them.
+    #[test]
+    fn every_upstream_flag_is_accepted() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = |name: &str| {
+            let path = dir.path().join(name);
+            std::fs::write(&path, "pem").unwrap();
+            path.to_str().unwrap().to_owned()
+        };
+        let (key, crt, ca) = (file("key"), file("crt"), file("ca"));
+        let cli = Cli::try_parse_from([
+            "alertdb-ingester",
+            "--kafka-host",
+            "kafka:9092",
+            "--kafka-topic",
+            "alerts-simulated",
+            "--kafka-group",
+            "alertdb-ingester",
+            "--kafka-auth-mechanism",
+            "mtls",
+            "--tls-client-key-location",
+            &key,
+            "--tls-client-crt-location",
+            &crt,
+            "--tls-server-ca-crt-location",
+            &ca,
+            "--schema-registry-address",
+            "http://registry:8081",
+            "--gcp-project",
+            "rubin",
+            "--gcp-bucket-alerts",
+            "alerts",
+            "--gcp-bucket-schemas",
+            "schemas",
+            "--verbose",
+            "--debug",
+        ])
+        .unwrap();
+        assert_eq!(cli.log.directive("warn"), "debug");
+        let upstream = cli.load().unwrap().validate().unwrap();
+        assert_eq!(upstream.kafka.protocol(), SecurityProtocol::Ssl);
+        assert_eq!(upstream.alerts_url, "gs://alerts");
+        assert_eq!(upstream.schemas_url, "gs://schemas");
+        assert_eq!(upstream.topics, ["alerts-simulated"]);
+        // Upstream's S3 flags.
+        let s3 = config(&[
+            "--alerts-url",
+            "s3://alerts",
+            "--endpoint-url",
+            "http://127.0.0.1:9000",
+        ])
+        .unwrap();
+        assert_eq!(
+            s3.store.s3_endpoint.as_deref(),
+            Some("http://127.0.0.1:9000")
+        );
+    }
+
+    #[test]
+    fn shared_settings_come_from_sections_of_the_file_and_environment() {
+        let mut toml = tempfile::Builder::new().suffix(".toml").tempfile().unwrap();
+        std::io::Write::write_all(
+            &mut toml,
+            b"commit_interval = \"2s\"\n[listen]\nport = 9100\n[store]\nalerts_url = \"memory://\"\n[kafka]\nbootstrap_servers = \"file:9092\"\n",
+        )
+        .unwrap();
+        let path = toml.path().to_str().unwrap();
+        let config = cli(&[
+            "--config",
+            path,
+            "--kafka-topics",
+            "t",
+            "--schema-registry-address",
+            "http://r:8081",
+            "--listen-host",
+            "0.0.0.0",
+        ])
+        .load()
+        .unwrap()
+        .validate()
+        .unwrap();
+        assert_eq!(config.listen, "0.0.0.0:9100".parse().unwrap());
+        assert_eq!(config.alerts_url, "memory://");
+        assert_eq!(config.kafka.bootstrap_servers, "file:9092");
+        assert_eq!(config.commit_interval, Duration::from_secs(2));
+        let mut bad = tempfile::Builder::new().suffix(".toml").tempfile().unwrap();
+        std::io::Write::write_all(&mut bad, b"commit_interval_ms = 500\n").unwrap();
+        let err = cli(&["--config", bad.path().to_str().unwrap()])
+            .load()
+            .unwrap_err();
+        assert!(err.to_string().contains("commit_interval_ms"), "{err}");
     }
 }

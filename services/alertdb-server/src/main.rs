@@ -8,8 +8,8 @@ use clap::Parser;
 // `alertdb_server::serve`'s own threads.
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> anyhow::Result<()> {
-    service_kit::telemetry::init("info");
     let cli = Cli::parse();
+    service_kit::telemetry::init(cli.log.directive("info"));
     let config = cli
         .load()
         .context("loading settings")?

@@ -2,46 +2,35 @@
 //! command line) by `service_kit::settings`, then validated once into a [`ServerConfig`] so
 //! the rest of the crate only sees values that make sense.
 //!
-//! Stores are named by URL (`--alerts-url`, `--schemas-url`). Upstream's flags
-//! (`--backend local-files|google-cloud|s3`, `--local-file-root`, `--bucket-alerts`,
-//! `--bucket-schemas`, `--endpoint-url`) are accepted too and turned into the same URLs, so an
-//! operator can swap this server in without changing its arguments.
+//! The listen address, the stores, the HTTP limits and logging are the shared pieces
+//! (`service_kit`, `object_storage`), with the same flags and meaning as in the ingester.
+//! Upstream's store flags (`--backend local-files|google-cloud|s3`, `--local-file-root`,
+//! `--bucket-alerts`, `--bucket-schemas`, `--endpoint-url`) are among them, so an operator
+//! can swap this server in without changing its arguments.
 
 use clap::Parser;
-use object_storage::StoreOptions;
-use serde::Deserialize;
+use object_storage::{StoreArgs, StoreOptions, StoreSettings, StoreSettingsError};
+use serde::{Deserialize, Serialize};
 use service_kit::http::{HttpArgs, HttpSettings, LimitError, Limits};
-use service_kit::settings::{self, Layers, Overrides, SettingsError};
-use std::net::{IpAddr, SocketAddr};
+use service_kit::settings::{
+    self, Layers, ListenArgs, ListenHostError, ListenSettings, SettingsError,
+};
+use service_kit::telemetry::LogArgs;
+use std::net::SocketAddr;
 use std::path::PathBuf;
 
-/// Prefix of the environment variables (`ALERTDB_SERVER_ALERTS_URL`, ...).
+/// Prefix of the environment variables (`ALERTDB_SERVER_STORE__ALERTS_URL`, ...).
 pub const ENV_PREFIX: &str = "ALERTDB_SERVER";
 
 /// The raw settings, as an operator writes them.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Settings {
-    pub listen_host: String,
-    pub listen_port: u16,
-    /// Store of the alerts: `gs://BUCKET[/PREFIX]`, `s3://...`, `file:///DIR`, `memory://`.
-    pub alerts_url: Option<String>,
-    /// Store of the schemas; the alerts' store when unset.
-    pub schemas_url: Option<String>,
+    pub listen: ListenSettings,
+    /// Where the archive is.
+    pub store: StoreSettings,
     /// Served path prefix (`/alertdb`); routes answer at the root and under it. Empty for none.
     pub path_prefix: String,
-    /// Upstream compatibility: `local-files`, `google-cloud` or `s3`.
-    pub backend: Option<String>,
-    /// Upstream compatibility: root directory of the `local-files` backend.
-    pub local_file_root: Option<PathBuf>,
-    /// Upstream compatibility: bucket of the alerts (`google-cloud`, `s3`).
-    pub bucket_alerts: Option<String>,
-    /// Upstream compatibility: bucket of the schemas (defaults to the alerts' bucket).
-    pub bucket_schemas: Option<String>,
-    /// Upstream compatibility: endpoint of an S3-compatible store (`s3` backend).
-    pub endpoint_url: Option<String>,
-    /// Backend options that do not fit in a URL (credentials file, S3 keys, ...).
-    pub store: StoreOptions,
     /// Upper bound of the schema cache, in bytes of schema text.
     pub schema_cache_bytes: u64,
     /// Upper bound of the alert cache, in bytes of stored objects; 0 turns it off.
@@ -57,17 +46,9 @@ impl Default for Settings {
     fn default() -> Self {
         Self {
             // Upstream's defaults; containers set --listen-host 0.0.0.0.
-            listen_host: "127.0.0.1".into(),
-            listen_port: 5000,
-            alerts_url: None,
-            schemas_url: None,
+            listen: ListenSettings::new("127.0.0.1", 5000),
+            store: StoreSettings::default(),
             path_prefix: "/alertdb".into(),
-            backend: None,
-            local_file_root: None,
-            bucket_alerts: None,
-            bucket_schemas: None,
-            endpoint_url: None,
-            store: StoreOptions::default(),
             schema_cache_bytes: 64 * 1024 * 1024,
             alert_cache_bytes: 0,
             max_alert_bytes: 64 * 1024 * 1024,
@@ -76,9 +57,10 @@ impl Default for Settings {
     }
 }
 
-/// The command line. Every flag is optional so that unset flags leave the file and the
-/// environment in force.
-#[derive(Debug, Clone, Default, Parser)]
+/// The command line: the shared pieces flattened, then the server's own flags. Every flag is
+/// optional so that unset flags leave the file and the environment in force; the struct
+/// serializes to the settings' keys (the top layer).
+#[derive(Debug, Clone, Default, Parser, Serialize)]
 #[command(
     name = "alertdb-server",
     version,
@@ -87,85 +69,47 @@ impl Default for Settings {
 pub struct Cli {
     /// Settings file (TOML, YAML or JSON).
     #[arg(long, value_name = "FILE")]
+    #[serde(skip)]
     pub config: Option<PathBuf>,
-    /// Address to listen on [default: 127.0.0.1].
-    #[arg(long)]
-    pub listen_host: Option<String>,
-    /// Port to listen on [default: 5000].
-    #[arg(long)]
-    pub listen_port: Option<u16>,
-    /// Store of the alerts (gs://BUCKET[/PREFIX], s3://BUCKET[/PREFIX], file:///DIR, memory://).
-    #[arg(long, value_name = "URL")]
-    pub alerts_url: Option<String>,
-    /// Store of the schemas [default: the alerts' store].
-    #[arg(long, value_name = "URL")]
-    pub schemas_url: Option<String>,
+    /// --listen-*: the address of the API [default: 127.0.0.1:5000].
+    #[command(flatten)]
+    pub listen: ListenArgs,
+    #[command(flatten)]
+    pub store: StoreArgs,
     /// Path prefix served besides the root; "" for none [default: /alertdb].
     #[arg(long, value_name = "PREFIX")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub path_prefix: Option<String>,
-    /// Upstream compatibility: local-files, google-cloud or s3 (use --alerts-url instead).
-    #[arg(long)]
-    pub backend: Option<String>,
-    /// Upstream compatibility: root directory of the local-files backend.
-    #[arg(long, value_name = "DIR")]
-    pub local_file_root: Option<PathBuf>,
-    /// Upstream compatibility: bucket of the alerts.
-    #[arg(long, visible_alias = "gcp-bucket-alerts", value_name = "BUCKET")]
-    pub bucket_alerts: Option<String>,
-    /// Upstream compatibility: bucket of the schemas [default: the alerts' bucket].
-    #[arg(long, visible_alias = "gcp-bucket-schemas", value_name = "BUCKET")]
-    pub bucket_schemas: Option<String>,
-    /// Upstream compatibility: endpoint of an S3-compatible store (with --backend s3).
-    #[arg(long, value_name = "URL")]
-    pub endpoint_url: Option<String>,
-    /// Upstream compatibility: accepted and ignored (the project comes with the credentials).
-    #[arg(long, hide = true)]
-    pub gcp_project: Option<String>,
-    /// GCS service-account JSON file [default: application default credentials].
-    #[arg(long, value_name = "FILE")]
-    pub gcs_service_account_path: Option<PathBuf>,
     /// Upper bound of the schema cache in bytes [default: 64 MiB].
     #[arg(long, value_name = "BYTES")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub schema_cache_bytes: Option<u64>,
     /// Upper bound of the alert cache in bytes; 0 turns it off [default: 0].
     #[arg(long, value_name = "BYTES")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub alert_cache_bytes: Option<u64>,
     /// Largest decompressed alert served, in bytes [default: 64 MiB].
     #[arg(long, value_name = "BYTES")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub max_alert_bytes: Option<u64>,
     #[command(flatten)]
     pub http: HttpArgs,
+    #[command(flatten)]
+    #[serde(skip)]
+    pub log: LogArgs,
 }
 
 impl Cli {
     /// Loads the settings with this command line as the top layer.
     pub fn load(&self) -> Result<Settings, Box<SettingsError>> {
-        let path_string = |p: &Option<PathBuf>| p.as_ref().map(|p| p.display().to_string());
-        let overrides = Overrides::new()
-            .set("listen_host", self.listen_host.clone())
-            .set("listen_port", self.listen_port.map(i64::from))
-            .set("alerts_url", self.alerts_url.clone())
-            .set("schemas_url", self.schemas_url.clone())
-            .set("path_prefix", self.path_prefix.clone())
-            .set("backend", self.backend.clone())
-            .set("local_file_root", path_string(&self.local_file_root))
-            .set("bucket_alerts", self.bucket_alerts.clone())
-            .set("bucket_schemas", self.bucket_schemas.clone())
-            .set("endpoint_url", self.endpoint_url.clone())
-            .set(
-                "store.gcs_service_account_path",
-                path_string(&self.gcs_service_account_path),
-            )
-            .set("schema_cache_bytes", self.schema_cache_bytes)
-            .set("alert_cache_bytes", self.alert_cache_bytes)
-            .set("max_alert_bytes", self.max_alert_bytes);
-        let overrides = self.http.overrides(overrides);
-        settings::load(Layers {
-            file: self.config.as_deref(),
-            env_prefix: ENV_PREFIX,
-            list_keys: &[],
-            overrides,
-        })
+        settings::load(
+            Layers {
+                file: self.config.as_deref(),
+                env_prefix: ENV_PREFIX,
+                list_keys: &[],
+            },
+            self,
+        )
         .map_err(Box::new)
     }
 }
@@ -173,24 +117,10 @@ impl Cli {
 /// What is wrong with the settings; each message names the setting and what to do.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    #[error("--alerts-url (ALERTDB_SERVER_ALERTS_URL) is required: where the archive is, e.g. gs://alerts-bucket or file:///var/lib/alertdb (or upstream's --backend with its flags)")]
-    MissingStore,
-    #[error("give either --alerts-url/--schemas-url or upstream's --backend flags, not both")]
-    BothStoreStyles,
-    #[error("--backend {0:?} is not known; use local-files, google-cloud or s3")]
-    UnknownBackend(String),
-    #[error("--backend local-files requires --local-file-root")]
-    MissingFileRoot,
-    #[error("--local-file-root {path}: {reason}")]
-    FileRoot { path: PathBuf, reason: String },
-    #[error("--backend {0} requires --bucket-alerts")]
-    MissingBucket(String),
-    #[error("--bucket-alerts/--bucket-schemas {0:?} is not a bucket name")]
-    InvalidBucket(String),
-    #[error("--endpoint-url only applies to S3 stores (for a GCS emulator, set gcs_base_url in the --gcs-service-account-path file)")]
-    EndpointWithoutS3,
-    #[error("--listen-host {0:?} is not an IP address (use 0.0.0.0 for every interface)")]
-    ListenHost(String),
+    #[error(transparent)]
+    Store(#[from] StoreSettingsError),
+    #[error(transparent)]
+    ListenHost(#[from] ListenHostError),
     #[error("--path-prefix {prefix:?}: {reason}")]
     PathPrefix { prefix: String, reason: String },
     #[error("--schema-cache-bytes must be more than zero")]
@@ -238,49 +168,10 @@ impl ServerConfig {
 }
 
 impl Settings {
-    /// Checks every value and resolves upstream's flags into store URLs.
+    /// Checks every value and resolves the stores.
     pub fn validate(&self) -> Result<ServerConfig, ConfigError> {
-        let mut store = self.store.clone();
-        let non_empty = |v: &Option<String>| {
-            v.as_deref()
-                .map(str::trim)
-                .filter(|v| !v.is_empty())
-                .map(str::to_owned)
-        };
-        let alerts_url = non_empty(&self.alerts_url);
-        let schemas_url = non_empty(&self.schemas_url);
-        let backend = non_empty(&self.backend);
-        let (alerts_url, schemas_url) = match (alerts_url, backend) {
-            (Some(_), Some(_)) => return Err(ConfigError::BothStoreStyles),
-            (None, None) => return Err(ConfigError::MissingStore),
-            (Some(alerts), None) => {
-                if self.local_file_root.is_some()
-                    || self.bucket_alerts.is_some()
-                    || self.bucket_schemas.is_some()
-                {
-                    return Err(ConfigError::BothStoreStyles);
-                }
-                let schemas = schemas_url.unwrap_or_else(|| alerts.clone());
-                (alerts, schemas)
-            }
-            (None, Some(backend)) => {
-                if schemas_url.is_some() {
-                    return Err(ConfigError::BothStoreStyles);
-                }
-                self.upstream_urls(&backend)?
-            }
-        };
-        if let Some(endpoint) = non_empty(&self.endpoint_url) {
-            if !alerts_url.starts_with("s3://") && !schemas_url.starts_with("s3://") {
-                return Err(ConfigError::EndpointWithoutS3);
-            }
-            store.s3_endpoint = Some(endpoint);
-        }
-        let listen_host: IpAddr = self
-            .listen_host
-            .trim()
-            .parse()
-            .map_err(|_| ConfigError::ListenHost(self.listen_host.clone()))?;
+        let stores = self.store.resolve()?;
+        let listen = self.listen.socket_addr()?;
         let path_prefix =
             parse_path_prefix(&self.path_prefix).map_err(|reason| ConfigError::PathPrefix {
                 prefix: self.path_prefix.clone(),
@@ -293,60 +184,16 @@ impl Settings {
             return Err(ConfigError::ZeroMaxAlert);
         }
         Ok(ServerConfig {
-            listen: SocketAddr::new(listen_host, self.listen_port),
-            alerts_url,
-            schemas_url,
-            store,
+            listen,
+            alerts_url: stores.alerts_url,
+            schemas_url: stores.schemas_url,
+            store: stores.options,
             path_prefix,
             schema_cache_bytes: self.schema_cache_bytes,
             alert_cache_bytes: Some(self.alert_cache_bytes).filter(|b| *b > 0),
             max_alert_bytes: self.max_alert_bytes,
             http: self.http.validate()?,
         })
-    }
-
-    fn upstream_urls(&self, backend: &str) -> Result<(String, String), ConfigError> {
-        match backend {
-            "local-files" => {
-                let root = self
-                    .local_file_root
-                    .as_ref()
-                    .ok_or(ConfigError::MissingFileRoot)?;
-                let absolute = std::path::absolute(root).map_err(|e| ConfigError::FileRoot {
-                    path: root.clone(),
-                    reason: e.to_string(),
-                })?;
-                let url = url::Url::from_directory_path(&absolute).map_err(|()| {
-                    ConfigError::FileRoot {
-                        path: root.clone(),
-                        reason: "not a usable directory path".into(),
-                    }
-                })?;
-                Ok((url.to_string(), url.to_string()))
-            }
-            "google-cloud" | "s3" => {
-                let scheme = if backend == "s3" { "s3" } else { "gs" };
-                let alerts = self
-                    .bucket_alerts
-                    .as_deref()
-                    .ok_or_else(|| ConfigError::MissingBucket(backend.to_owned()))?;
-                let schemas = self.bucket_schemas.as_deref().unwrap_or(alerts);
-                for bucket in [alerts, schemas] {
-                    let valid = !bucket.is_empty()
-                        && bucket
-                            .chars()
-                            .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c));
-                    if !valid {
-                        return Err(ConfigError::InvalidBucket(bucket.to_owned()));
-                    }
-                }
-                Ok((
-                    format!("{scheme}://{alerts}"),
-                    format!("{scheme}://{schemas}"),
-                ))
-            }
-            other => Err(ConfigError::UnknownBackend(other.to_owned())),
-        }
     }
 }
 
@@ -378,11 +225,26 @@ pub fn parse_path_prefix(raw: &str) -> Result<Option<String>, &'static str> {
 mod tests {
     use super::*;
 
+    fn store(alerts_url: &str) -> StoreSettings {
+        StoreSettings {
+            alerts_url: Some(alerts_url.into()),
+            ..StoreSettings::default()
+        }
+    }
+
     fn settings() -> Settings {
         Settings {
-            alerts_url: Some("memory://".into()),
+            store: store("memory://"),
             ..Settings::default()
         }
+    }
+
+    fn cli(args: &[&str]) -> Result<ServerConfig, String> {
+        let mut all = vec!["alertdb-server"];
+        all.extend_from_slice(args);
+        let cli = Cli::try_parse_from(all).map_err(|e| e.to_string())?;
+        let loaded = cli.load().map_err(|e| e.to_string())?;
+        loaded.validate().map_err(|e| e.to_string())
     }
 
     #[test]
@@ -397,132 +259,113 @@ mod tests {
     #[test]
     fn a_store_is_required() {
         let err = Settings::default().validate().unwrap_err();
-        assert!(matches!(err, ConfigError::MissingStore));
+        assert!(
+            matches!(err, ConfigError::Store(StoreSettingsError::Missing)),
+            "{err}"
+        );
         assert!(err.to_string().contains("--alerts-url"), "{err}");
     }
 
+    /// Every flag upstream's alertdb server (alertdb/server.py) takes, as its deployments
+    /// pass them.
     #[test]
-    fn upstream_local_files_becomes_a_file_url() {
+    fn every_upstream_flag_is_accepted() {
         let dir = tempfile::tempdir().unwrap();
-        let config = Settings {
-            backend: Some("local-files".into()),
-            local_file_root: Some(dir.path().to_owned()),
-            ..Settings::default()
-        }
-        .validate()
+        let root = dir.path().to_str().unwrap();
+        let local = cli(&[
+            "--listen-host",
+            "0.0.0.0",
+            "--listen-port",
+            "5000",
+            "--backend",
+            "local-files",
+            "--local-file-root",
+            root,
+            "--verbose",
+        ])
         .unwrap();
-        assert!(config.alerts_url.starts_with("file:///"), "{config:?}");
-        assert_eq!(config.alerts_url, config.schemas_url);
-        let err = Settings {
-            backend: Some("local-files".into()),
-            ..Settings::default()
-        }
-        .validate()
-        .unwrap_err();
-        assert!(matches!(err, ConfigError::MissingFileRoot), "{err}");
-    }
-
-    #[test]
-    fn upstream_buckets_become_urls() {
-        let config = Settings {
-            backend: Some("google-cloud".into()),
-            bucket_alerts: Some("alert-packets".into()),
-            bucket_schemas: Some("alert-schemas".into()),
-            ..Settings::default()
-        }
-        .validate()
+        assert!(local.alerts_url.starts_with("file:///"), "{local:?}");
+        assert_eq!(local.alerts_url, local.schemas_url);
+        let gcs = cli(&[
+            "--backend",
+            "google-cloud",
+            "--gcp-project",
+            "rubin",
+            "--gcp-bucket-alerts",
+            "alert-packets",
+            "--gcp-bucket-schemas",
+            "alert-schemas",
+        ])
         .unwrap();
-        assert_eq!(config.alerts_url, "gs://alert-packets");
-        assert_eq!(config.schemas_url, "gs://alert-schemas");
-        let config = Settings {
-            backend: Some("s3".into()),
-            bucket_alerts: Some("alerts".into()),
-            endpoint_url: Some("http://127.0.0.1:9000".into()),
-            ..Settings::default()
-        }
-        .validate()
+        assert_eq!(gcs.alerts_url, "gs://alert-packets");
+        assert_eq!(gcs.schemas_url, "gs://alert-schemas");
+        let s3 = cli(&[
+            "--backend",
+            "s3",
+            "--bucket-alerts",
+            "alerts",
+            "--endpoint-url",
+            "http://127.0.0.1:9000",
+        ])
         .unwrap();
-        assert_eq!(config.schemas_url, "s3://alerts");
+        assert_eq!(s3.schemas_url, "s3://alerts");
         assert_eq!(
-            config.store.s3_endpoint.as_deref(),
+            s3.store.s3_endpoint.as_deref(),
             Some("http://127.0.0.1:9000")
         );
+        let err = cli(&["--backend", "local-files"]).unwrap_err();
+        assert!(err.contains("--local-file-root"), "{err}");
     }
 
     #[test]
-    fn bad_store_settings_are_named() {
-        let cases: Vec<(Settings, &str)> = vec![
+    fn bad_settings_are_named() {
+        let cases: Vec<(&[&str], &str)> = vec![
+            (&["--backend", "azure"], "azure"),
+            (&["--backend", "google-cloud"], "--bucket-alerts"),
+            (&["--bucket-alerts", "a/../b"], "a/../b"),
             (
-                Settings {
-                    backend: Some("azure".into()),
-                    ..Settings::default()
-                },
-                "azure",
-            ),
-            (
-                Settings {
-                    backend: Some("google-cloud".into()),
-                    ..Settings::default()
-                },
-                "--bucket-alerts",
-            ),
-            (
-                Settings {
-                    backend: Some("google-cloud".into()),
-                    bucket_alerts: Some("a/../b".into()),
-                    ..Settings::default()
-                },
-                "a/../b",
-            ),
-            (
-                Settings {
-                    backend: Some("google-cloud".into()),
-                    bucket_alerts: Some("a".into()),
-                    endpoint_url: Some("http://x".into()),
-                    ..Settings::default()
-                },
+                &[
+                    "--backend",
+                    "google-cloud",
+                    "--bucket-alerts",
+                    "a",
+                    "--endpoint-url",
+                    "http://x",
+                ],
                 "--endpoint-url",
             ),
             (
-                Settings {
-                    backend: Some("s3".into()),
-                    bucket_alerts: Some("a".into()),
-                    ..settings()
-                },
+                &["--alerts-url", "memory://", "--backend", "s3"],
                 "not both",
             ),
             (
-                Settings {
-                    bucket_alerts: Some("a".into()),
-                    ..settings()
-                },
+                &["--alerts-url", "memory://", "--bucket-alerts", "a"],
                 "not both",
             ),
             (
-                Settings {
-                    listen_host: "localhost".into(),
-                    ..settings()
-                },
+                &["--alerts-url", "memory://", "--listen-host", "localhost"],
                 "localhost",
             ),
             (
-                Settings {
-                    schema_cache_bytes: 0,
-                    ..settings()
-                },
+                &["--alerts-url", "memory://", "--schema-cache-bytes", "0"],
                 "--schema-cache-bytes",
             ),
             (
-                Settings {
-                    max_alert_bytes: 0,
-                    ..settings()
-                },
+                &["--alerts-url", "memory://", "--max-alert-bytes", "0"],
                 "--max-alert-bytes",
             ),
+            (
+                &["--alerts-url", "memory://", "--path-prefix", "alertdb"],
+                "--path-prefix",
+            ),
+            (
+                &["--alerts-url", "memory://", "--http-max-connections", "0"],
+                "--http-max-connections",
+            ),
         ];
-        for (settings, needle) in cases {
-            let err = settings.validate().unwrap_err().to_string();
-            assert!(err.contains(needle), "{needle}: {err}");
+        for (args, needle) in cases {
+            let err = cli(args).unwrap_err();
+            assert!(err.contains(needle), "{args:?} → {err}");
         }
     }
 
@@ -542,32 +385,28 @@ mod tests {
 
     #[test]
     fn the_command_line_wins_and_bad_flags_are_refused() {
-        let cli = Cli::try_parse_from([
-            "alertdb-server",
-            "--alerts-url",
-            "memory://",
+        let mut toml = tempfile::Builder::new().suffix(".toml").tempfile().unwrap();
+        std::io::Write::write_all(
+            &mut toml,
+            b"path_prefix = \"/archive\"\n[listen]\nport = 4000\n[store]\nalerts_url = \"memory://\"\n[http]\nmax_connections = 7\n",
+        )
+        .unwrap();
+        let config = cli(&[
+            "--config",
+            toml.path().to_str().unwrap(),
             "--listen-port",
             "3000",
             "--path-prefix",
             "",
-            "--gcp-bucket-alerts",
-            "x",
             "--http-idle-timeout",
             "90s",
             "--http-max-connections",
             "500",
         ])
         .unwrap();
-        assert_eq!(cli.bucket_alerts.as_deref(), Some("x"));
-        let loaded = Cli {
-            bucket_alerts: None,
-            ..cli
-        }
-        .load()
-        .unwrap();
-        assert_eq!(loaded.listen_port, 3000);
-        let config = loaded.validate().unwrap();
+        assert_eq!(config.listen.port(), 3000);
         assert_eq!(config.path_prefix, None);
+        assert_eq!(config.alerts_url, "memory://");
         assert_eq!(config.http.idle_timeout, std::time::Duration::from_secs(90));
         assert_eq!(config.http.max_connections, 500);
         assert_eq!(

@@ -12,7 +12,6 @@
 //! [`error`] (every error and its HTTP status), [`metrics`].
 
 pub mod cache;
-pub mod cli;
 pub mod error;
 pub mod metrics;
 pub mod path;

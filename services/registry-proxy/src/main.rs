@@ -2,13 +2,14 @@
 
 use anyhow::Context;
 use clap::Parser;
-use registry_proxy::cli::Cli;
+use registry_proxy::settings::Cli;
 use std::process::ExitCode;
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    service_kit::telemetry::init("info");
-    match serve(Cli::parse()).await {
+    let cli = Cli::parse();
+    service_kit::telemetry::init(cli.log.directive("info"));
+    match serve(cli).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             tracing::error!(error = format!("{error:#}"), "registry-proxy failed");
@@ -20,10 +21,9 @@ async fn main() -> ExitCode {
 
 async fn serve(cli: Cli) -> anyhow::Result<()> {
     let config = cli.settings()?.validate()?;
-    let address = (config.listen_host, config.listen_port);
-    let listener = tokio::net::TcpListener::bind(address)
+    let listener = tokio::net::TcpListener::bind(config.listen)
         .await
-        .with_context(|| format!("binding {}:{}", address.0, address.1))?;
+        .with_context(|| format!("binding {}", config.listen))?;
     let shutdown = service_kit::shutdown::on_signals();
     registry_proxy::run(config, listener, shutdown).await?;
     Ok(())

@@ -1,13 +1,17 @@
 //! Settings: loaded in layers (defaults → optional file → `REGISTRY_PROXY_*` environment →
-//! command line) by `service_kit::settings`, then validated once into a [`ProxyConfig`] so the
-//! rest of the crate only sees values that make sense.
+//! command line, [`Cli`]) by `service_kit::settings`, then validated once into a
+//! [`ProxyConfig`] so the rest of the crate only sees values that make sense. The listen
+//! address, HTTP limits and logging are the shared pieces of `service_kit`.
 
 use crate::path::PathPrefix;
-use serde::Deserialize;
-use service_kit::http::{HttpSettings, LimitError, Limits};
+use clap::Parser;
+use serde::{Deserialize, Serialize};
+use service_kit::http::{HttpArgs, HttpSettings, LimitError, Limits};
 /// Durations are written as everywhere else (`500ms`, `10s`, `2m`, bare seconds).
 pub use service_kit::settings::DurationSetting;
-use std::net::IpAddr;
+use service_kit::settings::{Layers, ListenArgs, ListenHostError, ListenSettings, SettingsError};
+use service_kit::telemetry::LogArgs;
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 use url::Url;
@@ -16,9 +20,10 @@ use url::Url;
 pub const ENV_PREFIX: &str = "REGISTRY_PROXY";
 
 /// The raw settings, as an operator writes them.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Settings {
+    pub listen: ListenSettings,
     /// Base URL of the Confluent-compatible registry, e.g.
     /// `http://schema-registry:8081` or `http://registry/apis/ccompat/v7`.
     pub upstream_url: Option<String>,
@@ -27,8 +32,6 @@ pub struct Settings {
     pub upstream_ca_file: Option<PathBuf>,
     /// How long one upstream request may take before the client gets a 504.
     pub upstream_timeout: DurationSetting,
-    pub listen_host: String,
-    pub listen_port: u16,
     /// Served path prefix, stripped before forwarding (`/schema-registry`); empty for none.
     pub path_prefix: String,
     /// Upper bound of the immutable-schema cache, in bytes of response bodies.
@@ -44,17 +47,85 @@ pub struct Settings {
 impl Default for Settings {
     fn default() -> Self {
         Self {
+            listen: ListenSettings::new("0.0.0.0", 8080),
             upstream_url: None,
             upstream_ca_file: None,
             upstream_timeout: DurationSetting(Duration::from_secs(10)),
-            listen_host: "0.0.0.0".into(),
-            listen_port: 8080,
             path_prefix: String::new(),
             cache_max_bytes: 32 * 1024 * 1024,
             passthrough_cache_ttl: DurationSetting(Duration::ZERO),
             readiness_interval: DurationSetting(Duration::from_secs(10)),
             http: HttpSettings::default(),
         }
+    }
+}
+
+/// The command line: the shared pieces flattened, then the proxy's own flags. Every flag is
+/// optional: an absent flag leaves the file and `REGISTRY_PROXY_*` environment layers in
+/// force; the struct serializes to the settings' keys (the top layer).
+#[derive(Debug, Clone, Default, Parser, Serialize)]
+#[command(
+    name = "registry-proxy",
+    version,
+    about = "Read-only, caching reverse proxy in front of a Confluent-compatible schema registry"
+)]
+pub struct Cli {
+    /// Settings file (TOML, YAML or JSON); flags and REGISTRY_PROXY_* variables override it.
+    #[arg(long, value_name = "FILE")]
+    #[serde(skip)]
+    pub config: Option<PathBuf>,
+    /// --listen-*: the address of the proxy [default: 0.0.0.0:8080].
+    #[command(flatten)]
+    pub listen: ListenArgs,
+    /// Base URL of the registry (http or https), e.g. http://schema-registry:8081.
+    #[arg(long, value_name = "URL")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub upstream_url: Option<String>,
+    /// PEM file of CA certificates for an https upstream (added to the system roots).
+    #[arg(long, value_name = "FILE")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub upstream_ca_file: Option<PathBuf>,
+    /// Deadline of one upstream request (500ms, 10s, 1m) [default: 10s].
+    #[arg(long, value_name = "DURATION")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub upstream_timeout: Option<DurationSetting>,
+    /// Serve the registry under this path prefix (e.g. /schema-registry), stripped before
+    /// forwarding [default: none].
+    #[arg(long, value_name = "PATH")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub path_prefix: Option<String>,
+    /// Bound of the schema-by-id cache, in bytes [default: 33554432].
+    #[arg(long, value_name = "BYTES")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cache_max_bytes: Option<u64>,
+    /// TTL of the cache for other GETs; 0 turns it off [default: 0].
+    #[arg(long, value_name = "DURATION")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub passthrough_cache_ttl: Option<DurationSetting>,
+    /// How often /readyz re-checks the upstream [default: 10s].
+    #[arg(long, value_name = "DURATION")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub readiness_interval: Option<DurationSetting>,
+    #[command(flatten)]
+    pub http: HttpArgs,
+    #[command(flatten)]
+    #[serde(skip)]
+    pub log: LogArgs,
+}
+
+impl Cli {
+    /// Loads the settings: defaults → `--config` file → environment → these flags.
+    /// (Boxed: `SettingsError` carries a whole `config` error and is large.)
+    pub fn settings(&self) -> Result<Settings, Box<SettingsError>> {
+        service_kit::settings::load(
+            Layers {
+                file: self.config.as_deref(),
+                env_prefix: ENV_PREFIX,
+                list_keys: &[],
+            },
+            self,
+        )
+        .map_err(Box::new)
     }
 }
 
@@ -69,8 +140,8 @@ pub enum ConfigError {
     CaFile { path: PathBuf, reason: String },
     #[error("--upstream-ca-file is set but --upstream-url {0:?} is not https")]
     CaWithoutHttps(String),
-    #[error("--listen-host {0:?} is not an IP address (use 0.0.0.0 for every interface)")]
-    ListenHost(String),
+    #[error(transparent)]
+    ListenHost(#[from] ListenHostError),
     #[error("--path-prefix {prefix:?}: {reason}")]
     PathPrefix { prefix: String, reason: String },
     #[error("--upstream-timeout must be more than zero")]
@@ -91,8 +162,7 @@ pub struct ProxyConfig {
     /// PEM bytes of the extra CA certificates.
     pub upstream_ca_pem: Option<Vec<u8>>,
     pub upstream_timeout: Duration,
-    pub listen_host: IpAddr,
-    pub listen_port: u16,
+    pub listen: SocketAddr,
     pub path_prefix: Option<PathPrefix>,
     pub cache_max_bytes: u64,
     pub passthrough_cache_ttl: Option<Duration>,
@@ -138,11 +208,7 @@ impl Settings {
                 Some(pem)
             }
         };
-        let listen_host: IpAddr = self
-            .listen_host
-            .trim()
-            .parse()
-            .map_err(|_| ConfigError::ListenHost(self.listen_host.clone()))?;
+        let listen = self.listen.socket_addr()?;
         let path_prefix =
             PathPrefix::parse(&self.path_prefix).map_err(|reason| ConfigError::PathPrefix {
                 prefix: self.path_prefix.clone(),
@@ -161,8 +227,7 @@ impl Settings {
             upstream_base,
             upstream_ca_pem,
             upstream_timeout: self.upstream_timeout.0,
-            listen_host,
-            listen_port: self.listen_port,
+            listen,
             path_prefix,
             cache_max_bytes: self.cache_max_bytes,
             passthrough_cache_ttl: Some(self.passthrough_cache_ttl.0).filter(|d| !d.is_zero()),
@@ -238,7 +303,7 @@ mod tests {
     #[test]
     fn other_settings_are_checked() {
         let mut s = with_upstream("http://host");
-        s.listen_host = "localhost".into();
+        s.listen.host = "localhost".into();
         assert!(s
             .validate()
             .unwrap_err()
@@ -294,19 +359,77 @@ mod tests {
     fn layered_loading_reads_the_environment() {
         std::env::set_var("RPTEST_UPSTREAM_URL", "http://from-env:8081");
         std::env::set_var("RPTEST_UPSTREAM_TIMEOUT", "250ms");
-        std::env::set_var("RPTEST_LISTEN_PORT", "9999");
-        let settings: Settings = service_kit::settings::load(service_kit::settings::Layers {
-            file: None,
-            env_prefix: "RPTEST",
-            list_keys: &[],
-            overrides: service_kit::settings::Overrides::new().set("listen_port", Some(7000_i64)),
-        })
+        std::env::set_var("RPTEST_LISTEN__PORT", "9999");
+        std::env::set_var("RPTEST_LISTEN__HOST", "127.0.0.1");
+        let cli = Cli::try_parse_from(["registry-proxy", "--listen-port", "7000"]).unwrap();
+        let settings: Settings = service_kit::settings::load(
+            Layers {
+                file: None,
+                env_prefix: "RPTEST",
+                list_keys: &[],
+            },
+            &cli,
+        )
         .unwrap();
         assert_eq!(
             settings.upstream_url.as_deref(),
             Some("http://from-env:8081")
         );
         assert_eq!(settings.upstream_timeout.0, Duration::from_millis(250));
-        assert_eq!(settings.listen_port, 7000, "the command line wins");
+        assert_eq!(settings.listen.port, 7000, "the command line wins");
+        assert_eq!(settings.listen.host, "127.0.0.1");
+    }
+
+    #[test]
+    fn flags_become_settings() {
+        let cli = Cli::try_parse_from([
+            "registry-proxy",
+            "--upstream-url",
+            "http://127.0.0.1:8081/apis/ccompat/v7",
+            "--listen-host",
+            "127.0.0.1",
+            "--listen-port",
+            "9000",
+            "--path-prefix",
+            "/schema-registry",
+            "--upstream-timeout",
+            "1500ms",
+            "--passthrough-cache-ttl",
+            "2",
+            "--http-header-timeout",
+            "3s",
+            "--verbose",
+        ])
+        .unwrap();
+        let config = cli.settings().unwrap().validate().unwrap();
+        assert_eq!(
+            config.upstream_base,
+            "http://127.0.0.1:8081/apis/ccompat/v7"
+        );
+        assert_eq!(config.listen, "127.0.0.1:9000".parse().unwrap());
+        assert_eq!(config.path_prefix.unwrap().as_path(), "/schema-registry");
+        assert_eq!(config.upstream_timeout, Duration::from_millis(1500));
+        assert_eq!(config.passthrough_cache_ttl, Some(Duration::from_secs(2)));
+        assert_eq!(config.http.header_timeout, Duration::from_secs(3));
+        assert_eq!(config.http.idle_timeout, Duration::from_secs(60));
+        assert_eq!(cli.log.directive("warn"), "info");
+    }
+
+    #[test]
+    fn bad_flags_are_refused_by_name() {
+        let err = Cli::try_parse_from(["registry-proxy", "--upstream-timeout", "soon"])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("--upstream-timeout"), "{err}");
+        assert!(Cli::try_parse_from(["registry-proxy", "--listen-port", "99999"]).is_err());
+        assert!(Cli::try_parse_from(["registry-proxy", "--no-such-flag"]).is_err());
+    }
+
+    #[test]
+    fn a_missing_config_file_is_named() {
+        let cli =
+            Cli::try_parse_from(["registry-proxy", "--config", "/nonexistent/proxy.toml"]).unwrap();
+        let err = cli.settings().unwrap_err().to_string();
+        assert!(err.contains("/nonexistent/proxy.toml"), "{err}");
     }
 }

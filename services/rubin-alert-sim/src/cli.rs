@@ -2,13 +2,17 @@
 //! defaults), plus authentication, registry lookup, pacing and metrics options.
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use service_kit::kafka::{KafkaSettings, SecurityProtocol, TlsFiles};
-use service_kit::secret::Secret;
-use service_kit::settings::DurationSetting;
+pub use service_kit::kafka::KafkaArgs;
+use service_kit::kafka::KafkaSettings;
+use service_kit::settings::{DurationSetting, ListenArgs, ListenSettings, SettingsError};
+use service_kit::telemetry::LogArgs;
 use std::path::PathBuf;
+use std::time::Duration;
 
 /// Environment variable holding the SCRAM password (never a flag: flags show in `ps`).
 pub const PASSWORD_ENV: &str = "ALERTSIM_KAFKA_PASSWORD";
+/// Prefix of the environment variables (`ALERTSIM_KAFKA__BOOTSTRAP_SERVERS`, ...).
+pub const ENV_PREFIX: &str = "ALERTSIM";
 
 #[derive(Debug, Parser)]
 #[command(
@@ -17,12 +21,8 @@ pub const PASSWORD_ENV: &str = "ALERTSIM_KAFKA_PASSWORD";
     about = "Rubin alert stream simulator"
 )]
 pub struct Cli {
-    /// Info-level logging.
-    #[arg(short, long, global = true)]
-    pub verbose: bool,
-    /// Debug-level logging.
-    #[arg(short, long, global = true)]
-    pub debug: bool,
+    #[command(flatten)]
+    pub log: LogArgs,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -30,13 +30,7 @@ pub struct Cli {
 impl Cli {
     /// Default log filter when `RUST_LOG` is unset.
     pub fn log_level(&self) -> &'static str {
-        if self.debug {
-            "debug"
-        } else if self.verbose {
-            "info"
-        } else {
-            "warn,rubin_alert_sim=info"
-        }
+        self.log.directive("warn,rubin_alert_sim=info")
     }
 }
 
@@ -52,84 +46,14 @@ pub enum Command {
     Generate(Generate),
 }
 
-/// How to reach and authenticate to Kafka.
-#[derive(Debug, Clone, Args)]
-pub struct KafkaArgs {
-    /// Kafka bootstrap servers.
-    #[arg(
-        short = 'B',
-        long,
-        default_value = "localhost:9092",
-        env = "ALERTSIM_BROKER"
-    )]
-    pub broker: String,
-    /// SCRAM-SHA-512 user; the password comes from the ALERTSIM_KAFKA_PASSWORD variable.
-    #[arg(long, env = "ALERTSIM_KAFKA_USERNAME")]
-    pub kafka_username: Option<String>,
-    /// Security protocol; by default SASL_PLAINTEXT with a username, SSL with TLS files,
-    /// SASL_SSL with both, PLAINTEXT otherwise.
-    #[arg(long, value_enum, env = "ALERTSIM_KAFKA_SECURITY_PROTOCOL")]
-    pub kafka_security_protocol: Option<ProtocolArg>,
-    /// Client private key (PEM) for mTLS; give all three TLS options or none.
-    #[arg(long, env = "ALERTSIM_TLS_CLIENT_KEY_LOCATION")]
-    pub tls_client_key_location: Option<PathBuf>,
-    /// Client certificate (PEM) for mTLS.
-    #[arg(long, env = "ALERTSIM_TLS_CLIENT_CRT_LOCATION")]
-    pub tls_client_crt_location: Option<PathBuf>,
-    /// CA certificate that signed the broker's certificate.
-    #[arg(long, env = "ALERTSIM_TLS_SERVER_CA_CRT_LOCATION")]
-    pub tls_server_ca_crt_location: Option<PathBuf>,
-    /// Seconds to wait for the brokers before giving up.
-    #[arg(long, default_value_t = 15, env = "ALERTSIM_KAFKA_CONNECT_TIMEOUT")]
-    pub kafka_connect_timeout: u64,
-}
-
-#[derive(Debug, Clone, Copy, ValueEnum)]
-#[value(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum ProtocolArg {
-    Plaintext,
-    SaslPlaintext,
-    SaslSsl,
-    Ssl,
-}
-
-impl KafkaArgs {
-    /// Shared Kafka settings; a partial TLS set or a missing password is refused later by
-    /// `KafkaSettings::validate` with an error naming what is missing.
-    pub fn settings(&self) -> KafkaSettings {
-        let tls = TlsFiles {
-            server_ca_crt_location: self.tls_server_ca_crt_location.clone(),
-            client_crt_location: self.tls_client_crt_location.clone(),
-            client_key_location: self.tls_client_key_location.clone(),
-        };
-        let any_tls = tls != TlsFiles::default();
-        let security_protocol = match (
-            self.kafka_security_protocol,
-            self.kafka_username.is_some(),
-            any_tls,
-        ) {
-            (Some(ProtocolArg::Plaintext), ..) => SecurityProtocol::Plaintext,
-            (Some(ProtocolArg::SaslPlaintext), ..) => SecurityProtocol::SaslPlaintext,
-            (Some(ProtocolArg::SaslSsl), ..) => SecurityProtocol::SaslSsl,
-            (Some(ProtocolArg::Ssl), ..) => SecurityProtocol::Ssl,
-            (None, true, true) => SecurityProtocol::SaslSsl,
-            (None, true, false) => SecurityProtocol::SaslPlaintext,
-            (None, false, true) => SecurityProtocol::Ssl,
-            (None, false, false) => SecurityProtocol::Plaintext,
-        };
-        KafkaSettings {
-            bootstrap_servers: self.broker.clone(),
-            security_protocol,
-            username: self.kafka_username.clone(),
-            password: std::env::var(PASSWORD_ENV)
-                .ok()
-                .filter(|p| !p.is_empty())
-                .map(Secret::new),
-            tls,
-            connect_timeout_secs: self.kafka_connect_timeout,
-            ..KafkaSettings::default()
-        }
-    }
+/// The Kafka settings of a subcommand: defaults → `ALERTSIM_KAFKA__*` environment → the
+/// shared Kafka flags, and the password from [`PASSWORD_ENV`].
+pub fn kafka_settings(args: &KafkaArgs) -> Result<KafkaSettings, Box<SettingsError>> {
+    let defaults = KafkaSettings {
+        connect_timeout: DurationSetting(Duration::from_secs(15)),
+        ..KafkaSettings::default()
+    };
+    args.load(ENV_PREFIX, PASSWORD_ENV, defaults)
 }
 
 #[derive(Debug, Clone, Args)]
@@ -141,7 +65,7 @@ pub struct CreateStream {
     pub dst_topic: String,
     /// Delete and recreate the static topic first (infinite retention). `--force` is
     /// upstream's name for it.
-    #[arg(long, alias = "force")]
+    #[arg(long, visible_alias = "force")]
     pub create_topic: bool,
     /// Partitions of a topic created with --create-topic.
     #[arg(long, default_value_t = 1)]
@@ -213,12 +137,10 @@ pub struct PlayStream {
     /// since the epoch), so each replay looks like a new visit downstream.
     #[arg(long)]
     pub renumber_ids: bool,
-    /// Address of /metrics, /healthz and /readyz.
-    #[arg(long, default_value = "127.0.0.1", env = "ALERTSIM_LISTEN_HOST")]
-    pub listen_host: String,
-    /// Port of /metrics, /healthz and /readyz (0: any free port).
-    #[arg(long, default_value_t = 9100, env = "ALERTSIM_LISTEN_PORT")]
-    pub listen_port: u16,
+    /// --listen-*: the address of /metrics, /healthz and /readyz (port 0: any free port)
+    /// [default: 127.0.0.1:9100].
+    #[command(flatten)]
+    pub listen: ListenArgs,
     /// /healthz fails when the replay loop has made no progress (no delivery confirmed while
     /// alerts are in flight, or no pass able to start) for this long (500ms, 10s, 2m).
     #[arg(
@@ -228,6 +150,20 @@ pub struct PlayStream {
         value_name = "DURATION"
     )]
     pub liveness_deadline: DurationSetting,
+}
+
+impl PlayStream {
+    /// The ops listener's address, the flags over the defaults.
+    pub fn listen(&self) -> ListenSettings {
+        ListenSettings {
+            host: self
+                .listen
+                .listen_host
+                .clone()
+                .unwrap_or_else(|| "127.0.0.1".into()),
+            port: self.listen.listen_port.unwrap_or(9100),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Args)]
@@ -286,6 +222,7 @@ pub struct Generate {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use service_kit::kafka::SecurityProtocol;
 
     fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
         Cli::try_parse_from(std::iter::once("rubin-alert-sim").chain(args.iter().copied()))
@@ -317,7 +254,7 @@ mod tests {
         assert!(create.create_topic, "--force is --create-topic");
         assert_eq!(create.schema_id, Some(1));
         assert_eq!(
-            create.kafka.settings().security_protocol,
+            kafka_settings(&create.kafka).unwrap().protocol(),
             SecurityProtocol::Ssl
         );
 
@@ -346,6 +283,7 @@ mod tests {
             play.liveness_deadline.0,
             std::time::Duration::from_secs(120)
         );
+        assert_eq!(play.listen(), ListenSettings::new("127.0.0.1", 9100));
 
         let cli = parse(&["play-stream", "--repeat-interval", "-1"]).unwrap();
         let Command::PlayStream(play) = cli.command else {
@@ -363,12 +301,11 @@ mod tests {
         let Command::PrintStream(print) = parse(&["print-stream"]).unwrap().command else {
             panic!()
         };
-        assert_eq!(print.kafka.broker, "localhost:9092");
+        let kafka = kafka_settings(&print.kafka).unwrap();
+        assert_eq!(kafka.bootstrap_servers, "localhost:9092");
+        assert_eq!(kafka.connect_timeout(), Duration::from_secs(15));
         assert_eq!(print.src_topic, "alerts-reservoir");
-        assert_eq!(
-            print.kafka.settings().security_protocol,
-            SecurityProtocol::Plaintext
-        );
+        assert_eq!(kafka.protocol(), SecurityProtocol::Plaintext);
     }
 
     #[test]
@@ -380,7 +317,7 @@ mod tests {
             panic!()
         };
         assert_eq!(
-            print.kafka.settings().security_protocol,
+            kafka_settings(&print.kafka).unwrap().protocol(),
             SecurityProtocol::SaslPlaintext
         );
     }

@@ -39,12 +39,10 @@ pub async fn run(cli: Cli, shutdown: CancellationToken) -> anyhow::Result<()> {
             );
         }
         Command::PlayStream(args) => {
-            let listener =
-                tokio::net::TcpListener::bind((args.listen_host.as_str(), args.listen_port))
-                    .await
-                    .with_context(|| {
-                        format!("cannot listen on {}:{}", args.listen_host, args.listen_port)
-                    })?;
+            let address = args.listen().socket_addr()?;
+            let listener = tokio::net::TcpListener::bind(address)
+                .await
+                .with_context(|| format!("cannot listen on {address}"))?;
             let report = replayer::serve(&args, listener, shutdown, None).await?;
             println!("played {} alerts from the stream", report.alerts);
         }

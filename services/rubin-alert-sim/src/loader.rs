@@ -100,7 +100,7 @@ pub async fn create_stream(
     args: &CreateStream,
     shutdown: CancellationToken,
 ) -> anyhow::Result<LoadReport> {
-    let kafka = args.kafka.settings();
+    let kafka = crate::cli::kafka_settings(&args.kafka)?;
     let client_config = kafka.client_config()?;
     let tree = load_tree(args.schema_dir.as_deref())?;
     let version = pick_version(&tree, args.schema_version.as_deref())?;

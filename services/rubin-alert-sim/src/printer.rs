@@ -28,7 +28,7 @@ pub async fn print_stream(
     out: &mut impl Write,
     shutdown: CancellationToken,
 ) -> anyhow::Result<u64> {
-    let kafka = args.kafka.settings();
+    let kafka = crate::cli::kafka_settings(&args.kafka)?;
     let client_config = kafka.client_config()?;
     service_kit::kafka::check_connection(&kafka).await?;
     let registry =

@@ -154,7 +154,7 @@ pub async fn play(
     reports: Option<mpsc::UnboundedSender<PassReport>>,
 ) -> anyhow::Result<PlayReport> {
     let metrics = Metrics::new(ops)?;
-    let kafka = args.kafka.settings();
+    let kafka = crate::cli::kafka_settings(&args.kafka)?;
     let client_config = kafka.client_config()?;
     service_kit::kafka::check_connection(&kafka).await?;
     ops.readiness().set_ready("kafka");

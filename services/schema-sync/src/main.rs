@@ -10,7 +10,7 @@ use std::process::ExitCode;
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
-    service_kit::telemetry::init("info");
+    service_kit::telemetry::init(cli.log.directive("info"));
     let settings = match cli.settings() {
         Ok(settings) => settings,
         Err(error) => {

@@ -4,8 +4,9 @@
 //! `--subject`) keep their names, so an existing Job's arguments work unchanged.
 
 use clap::Parser;
-use serde::Deserialize;
-use service_kit::settings::{self, Layers, Overrides};
+use serde::{Deserialize, Serialize};
+use service_kit::settings::{self, not, DurationSetting, Layers};
+use service_kit::telemetry::LogArgs;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -13,7 +14,7 @@ use std::time::Duration;
 pub const ENV_PREFIX: &str = "SCHEMA_SYNC";
 
 /// Which schemas go into the registry, and with which ids.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum Mode {
     /// Every version, id = major*100 + minor and version = id, through the registry's IMPORT
@@ -33,7 +34,7 @@ impl std::fmt::Display for Mode {
 }
 
 /// Everything a run needs.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Settings {
     /// The registry's Confluent API root (Apicurio: `.../apis/ccompat/v7`).
@@ -50,10 +51,10 @@ pub struct Settings {
     pub prune: bool,
     /// Print the plan and change nothing.
     pub dry_run: bool,
-    /// How long to wait for the registry to answer at start-up, in seconds.
-    pub wait: u64,
-    /// Bound on each registry request, in seconds.
-    pub request_timeout: u64,
+    /// How long to wait for the registry to answer at start-up.
+    pub wait: DurationSetting,
+    /// Bound on each registry request.
+    pub request_timeout: DurationSetting,
 }
 
 impl Default for Settings {
@@ -66,19 +67,19 @@ impl Default for Settings {
             per_version_subjects: false,
             prune: false,
             dry_run: false,
-            wait: 30,
-            request_timeout: 10,
+            wait: DurationSetting(Duration::from_secs(30)),
+            request_timeout: DurationSetting(Duration::from_secs(10)),
         }
     }
 }
 
 impl Settings {
     pub fn wait_duration(&self) -> Duration {
-        Duration::from_secs(self.wait)
+        self.wait.0
     }
 
     pub fn request_timeout_duration(&self) -> Duration {
-        Duration::from_secs(self.request_timeout.max(1))
+        self.request_timeout.0.max(Duration::from_millis(100))
     }
 
     /// Checks what serde cannot: values that parse but make no sense.
@@ -97,67 +98,69 @@ impl Settings {
 ///
 /// Safe to run on every deployment: schemas already in place are skipped, a conflicting one
 /// stops the run with an error naming both, and nothing is deleted unless --prune is given.
-#[derive(Debug, Parser)]
+#[derive(Debug, Parser, Serialize)]
 #[command(name = "schema-sync", version)]
 pub struct Cli {
     /// Settings file (TOML, YAML or JSON); flags and SCHEMA_SYNC_* variables override it.
     #[arg(long, value_name = "FILE")]
+    #[serde(skip)]
     pub config: Option<PathBuf>,
     /// URL of the schema registry's Confluent REST API [default: http://localhost:8081].
     #[arg(long, value_name = "URL")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub schema_registry_url: Option<String>,
     /// Subject to register the alert schemas under [default: alert-packet].
     #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub subject: Option<String>,
     /// `import`: every version with id major*100+minor (needs IMPORT mode); `latest`: only
     /// the latest, id chosen by the registry [default: import].
     #[arg(long, value_enum)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub mode: Option<Mode>,
     /// The lsst-alert-packet `schema` directory [default: $ALERT_SCHEMA_DIR, else the
     /// package imported by $ALERT_SCHEMA_PYTHON or python3].
     #[arg(long, value_name = "DIR")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub schema_dir: Option<PathBuf>,
     /// Also register each version under its topic subject `lsst-alerts-v{M.m}-value`.
     #[arg(long)]
+    #[serde(skip_serializing_if = "not")]
     pub per_version_subjects: bool,
     /// Delete versions of the managed subjects whose schema is not in the tree.
     #[arg(long)]
+    #[serde(skip_serializing_if = "not")]
     pub prune: bool,
     /// Print what would be done and change nothing.
     #[arg(long)]
+    #[serde(skip_serializing_if = "not")]
     pub dry_run: bool,
-    /// Seconds to wait for the registry to answer before giving up [default: 30].
-    #[arg(long, value_name = "SECONDS")]
-    pub wait: Option<u64>,
-    /// Seconds each registry request may take [default: 10].
-    #[arg(long, value_name = "SECONDS")]
-    pub request_timeout: Option<u64>,
+    /// How long to wait for the registry to answer before giving up (seconds, or 500ms,
+    /// 10s, 2m) [default: 30s].
+    #[arg(long, value_name = "DURATION")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub wait: Option<DurationSetting>,
+    /// How long each registry request may take [default: 10s].
+    #[arg(long, value_name = "DURATION")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub request_timeout: Option<DurationSetting>,
+    #[command(flatten)]
+    #[serde(skip)]
+    pub log: LogArgs,
 }
 
 impl Cli {
     /// The settings from every layer, flags winning. (Boxed: `SettingsError` carries a whole
     /// `config` error and is large.)
     pub fn settings(&self) -> Result<Settings, Box<settings::SettingsError>> {
-        let flag = |set: bool| set.then_some(true);
-        let overrides = Overrides::new()
-            .set("schema_registry_url", self.schema_registry_url.clone())
-            .set("subject", self.subject.clone())
-            .set("mode", self.mode.map(|m| m.to_string()))
-            .set(
-                "schema_dir",
-                self.schema_dir.as_ref().map(|p| p.display().to_string()),
-            )
-            .set("per_version_subjects", flag(self.per_version_subjects))
-            .set("prune", flag(self.prune))
-            .set("dry_run", flag(self.dry_run))
-            .set("wait", self.wait)
-            .set("request_timeout", self.request_timeout);
-        settings::load(Layers {
-            file: self.config.as_deref(),
-            env_prefix: ENV_PREFIX,
-            list_keys: &[],
-            overrides,
-        })
+        settings::load(
+            Layers {
+                file: self.config.as_deref(),
+                env_prefix: ENV_PREFIX,
+                list_keys: &[],
+            },
+            self,
+        )
         .map_err(Box::new)
     }
 }
@@ -194,8 +197,15 @@ mod tests {
             .unwrap();
         assert_eq!(settings.subject, "from-flag");
         assert_eq!(settings.mode, Mode::Latest);
-        assert_eq!(settings.wait, 5);
+        assert_eq!(settings.wait_duration(), Duration::from_secs(5));
         assert!(settings.prune);
+        let settings = parse(&["--wait", "1500ms", "--request-timeout", "2"])
+            .unwrap()
+            .settings()
+            .unwrap();
+        assert_eq!(settings.wait_duration(), Duration::from_millis(1500));
+        assert_eq!(settings.request_timeout_duration(), Duration::from_secs(2));
+        assert!(!settings.prune, "an absent switch leaves the default");
     }
 
     #[test]
