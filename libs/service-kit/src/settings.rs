@@ -102,6 +102,34 @@ pub fn load_over<T: DeserializeOwned + Serialize>(
         .map_err(SettingsError::Invalid)
 }
 
+/// `--config FILE`, flattened into every daemon's command line (`#[serde(skip)]`: it names a
+/// layer, it is not a setting).
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct ConfigFileArg {
+    /// Settings file (TOML, YAML or JSON); the environment and the flags override it.
+    #[arg(long = "config", value_name = "FILE")]
+    pub path: Option<PathBuf>,
+}
+
+impl ConfigFileArg {
+    /// Loads `T`: its defaults → this file → `<env_prefix>_*` environment → `cli` (the
+    /// daemon's whole command line, serialized). Boxed: a `SettingsError` carries a whole
+    /// `config` error and is large.
+    pub fn load<T: DeserializeOwned + Serialize + Default>(
+        &self,
+        env_prefix: &str,
+        list_keys: &[&str],
+        cli: &impl Serialize,
+    ) -> Result<T, Box<SettingsError>> {
+        let layers = Layers {
+            file: self.path.as_deref(),
+            env_prefix,
+            list_keys,
+        };
+        load(layers, cli).map_err(Box::new)
+    }
+}
+
 /// For `#[serde(skip_serializing_if = "not")]` on boolean flags: an absent switch is no
 /// setting at all, not `false`.
 pub fn not(flag: &bool) -> bool {

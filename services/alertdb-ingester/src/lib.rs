@@ -80,7 +80,7 @@ pub async fn run(
     let server = tokio::spawn(service_kit::http::serve(
         listener,
         router,
-        service_kit::http::Limits::default(),
+        config.http,
         stop.cancelled_owned(),
     ));
     let result = ingest::consume(

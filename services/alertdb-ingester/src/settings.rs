@@ -13,13 +13,14 @@ use alert_archive::Layout;
 use clap::Parser;
 use object_storage::{StoreArgs, StoreOptions, StoreSettings, StoreSettingsError};
 use serde::{Deserialize, Serialize};
+use service_kit::http::{HttpArgs, HttpSettings, LimitError, Limits};
 use service_kit::kafka::{KafkaArgs, KafkaConfigError, KafkaSettings};
 use service_kit::settings::{
-    self, not, DurationSetting, Layers, ListenArgs, ListenHostError, ListenSettings, SettingsError,
+    self, not, ConfigFileArg, DurationSetting, ListenArgs, ListenHostError, ListenSettings,
+    SettingsError,
 };
 use service_kit::telemetry::LogArgs;
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::time::Duration;
 
 /// Prefix of the layered environment variables (`ALERTDB_INGESTER_STORE__ALERTS_URL`, ...).
@@ -71,6 +72,8 @@ pub struct Settings {
     pub retry_max_backoff: DurationSetting,
     /// How long SIGTERM waits for in-flight writes before abandoning them.
     pub drain_timeout: DurationSetting,
+    /// Timeouts and connection limit of the ops listener (`[http]`, `--http-*`).
+    pub http: HttpSettings,
 }
 
 impl Default for Settings {
@@ -97,6 +100,7 @@ impl Default for Settings {
             retry_initial_backoff: ms(100),
             retry_max_backoff: ms(5_000),
             drain_timeout: ms(20_000),
+            http: HttpSettings::default(),
         }
     }
 }
@@ -119,10 +123,9 @@ pub const DEFAULT_GZIP_LEVEL: u32 = 1;
     about = "Archive alerts from Kafka into object storage (gzip of each message, schemas beside them)"
 )]
 pub struct Cli {
-    /// Settings file (TOML, YAML or JSON).
-    #[arg(long, value_name = "FILE")]
+    #[command(flatten)]
     #[serde(skip)]
-    pub config: Option<PathBuf>,
+    pub config: ConfigFileArg,
     /// --listen-*: the address of /metrics, /healthz and /readyz [default: 127.0.0.1:8080].
     #[command(flatten)]
     pub listen: ListenArgs,
@@ -185,6 +188,9 @@ pub struct Cli {
     #[arg(long)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub gzip_level: Option<u32>,
+    /// The ops listener's limits.
+    #[command(flatten)]
+    pub http: HttpArgs,
     #[command(flatten)]
     #[serde(skip)]
     pub log: LogArgs,
@@ -194,15 +200,7 @@ impl Cli {
     /// Loads the settings with this command line as the top layer, then upstream's password
     /// variable when no layer gave a password.
     pub fn load(&self) -> Result<Settings, Box<SettingsError>> {
-        let mut settings: Settings = settings::load(
-            Layers {
-                file: self.config.as_deref(),
-                env_prefix: ENV_PREFIX,
-                list_keys: &["topics"],
-            },
-            self,
-        )
-        .map_err(Box::new)?;
+        let mut settings: Settings = self.config.load(ENV_PREFIX, &["topics"], self)?;
         settings.kafka.password_from_env(UPSTREAM_PASSWORD_ENV);
         Ok(settings)
     }
@@ -239,6 +237,8 @@ pub enum ConfigError {
     DlqIsSource(String),
     #[error("--liveness-deadline must be at least 100ms")]
     LivenessDeadline,
+    #[error(transparent)]
+    Http(#[from] LimitError),
 }
 
 /// Where poison messages go.
@@ -286,6 +286,8 @@ pub struct IngesterConfig {
     pub retry_initial_backoff: Duration,
     pub retry_max_backoff: Duration,
     pub drain_timeout: Duration,
+    /// Timeouts and connection limit of the ops listener.
+    pub http: Limits,
 }
 
 impl Settings {
@@ -359,6 +361,7 @@ impl Settings {
             retry_initial_backoff,
             retry_max_backoff: at_least(self.retry_max_backoff, retry_initial_backoff),
             drain_timeout: self.drain_timeout.0,
+            http: self.http.validate()?,
         })
     }
 }

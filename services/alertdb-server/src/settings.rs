@@ -13,11 +13,10 @@ use object_storage::{StoreArgs, StoreOptions, StoreSettings, StoreSettingsError}
 use serde::{Deserialize, Serialize};
 use service_kit::http::{HttpArgs, HttpSettings, LimitError, Limits};
 use service_kit::settings::{
-    self, Layers, ListenArgs, ListenHostError, ListenSettings, SettingsError,
+    ConfigFileArg, ListenArgs, ListenHostError, ListenSettings, SettingsError,
 };
 use service_kit::telemetry::LogArgs;
 use std::net::SocketAddr;
-use std::path::PathBuf;
 
 /// Prefix of the environment variables (`ALERTDB_SERVER_STORE__ALERTS_URL`, ...).
 pub const ENV_PREFIX: &str = "ALERTDB_SERVER";
@@ -67,10 +66,9 @@ impl Default for Settings {
     about = "Serve archived alerts and schemas over HTTP (GET /v1/alerts/{id}, /v1/schemas/{id})"
 )]
 pub struct Cli {
-    /// Settings file (TOML, YAML or JSON).
-    #[arg(long, value_name = "FILE")]
+    #[command(flatten)]
     #[serde(skip)]
-    pub config: Option<PathBuf>,
+    pub config: ConfigFileArg,
     /// --listen-*: the address of the API [default: 127.0.0.1:5000].
     #[command(flatten)]
     pub listen: ListenArgs,
@@ -102,15 +100,7 @@ pub struct Cli {
 impl Cli {
     /// Loads the settings with this command line as the top layer.
     pub fn load(&self) -> Result<Settings, Box<SettingsError>> {
-        settings::load(
-            Layers {
-                file: self.config.as_deref(),
-                env_prefix: ENV_PREFIX,
-                list_keys: &[],
-            },
-            self,
-        )
-        .map_err(Box::new)
+        self.config.load(ENV_PREFIX, &[], self)
     }
 }
 

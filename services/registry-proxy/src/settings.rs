@@ -9,7 +9,9 @@ use serde::{Deserialize, Serialize};
 use service_kit::http::{HttpArgs, HttpSettings, LimitError, Limits};
 /// Durations are written as everywhere else (`500ms`, `10s`, `2m`, bare seconds).
 pub use service_kit::settings::DurationSetting;
-use service_kit::settings::{Layers, ListenArgs, ListenHostError, ListenSettings, SettingsError};
+use service_kit::settings::{
+    ConfigFileArg, ListenArgs, ListenHostError, ListenSettings, SettingsError,
+};
 use service_kit::telemetry::LogArgs;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -70,10 +72,9 @@ impl Default for Settings {
     about = "Read-only, caching reverse proxy in front of a Confluent-compatible schema registry"
 )]
 pub struct Cli {
-    /// Settings file (TOML, YAML or JSON); flags and REGISTRY_PROXY_* variables override it.
-    #[arg(long, value_name = "FILE")]
+    #[command(flatten)]
     #[serde(skip)]
-    pub config: Option<PathBuf>,
+    pub config: ConfigFileArg,
     /// --listen-*: the address of the proxy [default: 0.0.0.0:8080].
     #[command(flatten)]
     pub listen: ListenArgs,
@@ -117,15 +118,7 @@ impl Cli {
     /// Loads the settings: defaults → `--config` file → environment → these flags.
     /// (Boxed: `SettingsError` carries a whole `config` error and is large.)
     pub fn settings(&self) -> Result<Settings, Box<SettingsError>> {
-        service_kit::settings::load(
-            Layers {
-                file: self.config.as_deref(),
-                env_prefix: ENV_PREFIX,
-                list_keys: &[],
-            },
-            self,
-        )
-        .map_err(Box::new)
+        self.config.load(ENV_PREFIX, &[], self)
     }
 }
 
@@ -363,7 +356,7 @@ mod tests {
         std::env::set_var("RPTEST_LISTEN__HOST", "127.0.0.1");
         let cli = Cli::try_parse_from(["registry-proxy", "--listen-port", "7000"]).unwrap();
         let settings: Settings = service_kit::settings::load(
-            Layers {
+            service_kit::settings::Layers {
                 file: None,
                 env_prefix: "RPTEST",
                 list_keys: &[],

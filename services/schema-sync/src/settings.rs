@@ -5,7 +5,7 @@
 
 use clap::Parser;
 use serde::{Deserialize, Serialize};
-use service_kit::settings::{self, not, DurationSetting, Layers};
+use service_kit::settings::{self, not, ConfigFileArg, DurationSetting};
 use service_kit::telemetry::LogArgs;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -101,10 +101,9 @@ impl Settings {
 #[derive(Debug, Parser, Serialize)]
 #[command(name = "schema-sync", version)]
 pub struct Cli {
-    /// Settings file (TOML, YAML or JSON); flags and SCHEMA_SYNC_* variables override it.
-    #[arg(long, value_name = "FILE")]
+    #[command(flatten)]
     #[serde(skip)]
-    pub config: Option<PathBuf>,
+    pub config: ConfigFileArg,
     /// URL of the schema registry's Confluent REST API [default: http://localhost:8081].
     #[arg(long, value_name = "URL")]
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -153,15 +152,7 @@ impl Cli {
     /// The settings from every layer, flags winning. (Boxed: `SettingsError` carries a whole
     /// `config` error and is large.)
     pub fn settings(&self) -> Result<Settings, Box<settings::SettingsError>> {
-        settings::load(
-            Layers {
-                file: self.config.as_deref(),
-                env_prefix: ENV_PREFIX,
-                list_keys: &[],
-            },
-            self,
-        )
-        .map_err(Box::new)
+        self.config.load(ENV_PREFIX, &[], self)
     }
 }
 
