@@ -24,13 +24,18 @@
 //! Two schemas are "the same" when their JSON values are equal (key order and whitespace do
 //! not matter, docs do), as Confluent compares Avro's normalised `toString()`. Compatibility
 //! levels are stored but not enforced. It is test support only: never deployed.
+//!
+//! Modes and compatibility levels are enums (`Mode`, `Level`) parsed once from a request;
+//! both are a global value plus per-subject ones, so `/mode[/{s}]` and `/config[/{s}]` are
+//! served by the same generic handlers (the `Setting` trait says what differs). Handlers
+//! return `Result<_, ApiError>`, and `ApiError` renders Confluent's error body.
 
 use axum::extract::{Path, Query, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
-use serde_json::{json, Value};
+use serde_json::{json, Map, Value};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 
@@ -48,10 +53,8 @@ struct Registry {
     /// Schema text by id, as first registered.
     schemas: BTreeMap<u32, String>,
     subjects: BTreeMap<String, Vec<Version>>,
-    global_mode: String,
-    modes: HashMap<String, String>,
-    global_compatibility: String,
-    compatibility: HashMap<String, String>,
+    modes: Scoped<Mode>,
+    levels: Scoped<Level>,
 }
 
 type Shared = Arc<Mutex<Registry>>;
@@ -71,10 +74,8 @@ impl ConfluentRegistry {
         let state: Shared = Arc::new(Mutex::new(Registry {
             schemas: BTreeMap::new(),
             subjects: BTreeMap::new(),
-            global_mode: "READWRITE".into(),
-            modes: HashMap::new(),
-            global_compatibility: "BACKWARD".into(),
-            compatibility: HashMap::new(),
+            modes: Scoped::new(Mode::ReadWrite),
+            levels: Scoped::new(Level::Backward),
         }));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
@@ -111,18 +112,35 @@ fn router(state: Shared) -> Router {
             get(get_version).delete(delete_version),
         )
         .route("/schemas/ids/{id}", get(schema_by_id))
-        .route("/mode", get(get_global_mode).put(put_global_mode))
+        .route("/mode", get(get_global::<Mode>).put(put_global::<Mode>))
         .route(
             "/mode/{subject}",
-            get(get_mode).put(put_mode).delete(delete_mode),
+            get(get_subject::<Mode>)
+                .put(put_subject::<Mode>)
+                .delete(delete_mode),
         )
-        .route("/config", get(get_global_config).put(put_global_config))
-        .route("/config/{subject}", get(get_config).put(put_config))
-        .fallback(|| async { error(StatusCode::NOT_FOUND, 404, "HTTP 404 Not Found") })
+        .route("/config", get(get_global::<Level>).put(put_global::<Level>))
+        .route(
+            "/config/{subject}",
+            get(get_subject::<Level>).put(put_subject::<Level>),
+        )
+        .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, 404, "HTTP 404 Not Found") })
         .with_state(state)
 }
 
-fn answer(status: StatusCode, body: Value) -> Response {
+// ---------------------------------------------------------------------------------------------
+// Answers and errors
+
+/// A 200 answer with a JSON body, typed as Confluent's clients expect.
+struct Reply(Value);
+
+impl IntoResponse for Reply {
+    fn into_response(self) -> Response {
+        answer(StatusCode::OK, &self.0)
+    }
+}
+
+fn answer(status: StatusCode, body: &Value) -> Response {
     (
         status,
         [(header::CONTENT_TYPE, CONTENT_TYPE)],
@@ -131,47 +149,66 @@ fn answer(status: StatusCode, body: Value) -> Response {
         .into_response()
 }
 
-fn ok(body: Value) -> Response {
-    answer(StatusCode::OK, body)
-}
-
-fn error(status: StatusCode, code: u32, message: &str) -> Response {
-    answer(status, json!({ "error_code": code, "message": message }))
-}
-
-/// A refused request: what the parsing helpers return, turned into an error answer by the
-/// handler.
+/// A refused request, answered as `{"error_code": ..., "message": ...}`: handlers return it
+/// with `?` from wherever the refusal is found.
 #[derive(Debug)]
-struct Refusal {
+struct ApiError {
+    status: StatusCode,
     code: u32,
     message: String,
 }
 
-impl Refusal {
-    fn unprocessable(code: u32, message: impl Into<String>) -> Refusal {
-        Refusal {
+type Answer = Result<Reply, ApiError>;
+
+impl ApiError {
+    fn new(status: StatusCode, code: u32, message: impl Into<String>) -> ApiError {
+        ApiError {
+            status,
             code,
             message: message.into(),
         }
     }
-}
 
-impl IntoResponse for Refusal {
-    fn into_response(self) -> Response {
-        error(StatusCode::UNPROCESSABLE_ENTITY, self.code, &self.message)
+    fn not_found(code: u32, message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::NOT_FOUND, code, message)
+    }
+
+    fn unprocessable(code: u32, message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, code, message)
+    }
+
+    fn subject_not_found(subject: &str) -> ApiError {
+        ApiError::not_found(40401, format!("Subject '{subject}' not found."))
+    }
+
+    fn version_not_found(version: impl std::fmt::Display) -> ApiError {
+        ApiError::not_found(40402, format!("Version {version} not found."))
+    }
+
+    fn schema_not_found() -> ApiError {
+        ApiError::not_found(40403, "Schema not found")
+    }
+
+    fn not_permitted(message: impl Into<String>) -> ApiError {
+        ApiError::unprocessable(42205, message)
     }
 }
 
-fn subject_not_found(subject: &str) -> Response {
-    error(
-        StatusCode::NOT_FOUND,
-        40401,
-        &format!("Subject '{subject}' not found."),
-    )
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        answer(
+            self.status,
+            &json!({ "error_code": self.code, "message": self.message }),
+        )
+    }
 }
 
-fn not_permitted(message: &str) -> Response {
-    error(StatusCode::UNPROCESSABLE_ENTITY, 42205, message)
+// ---------------------------------------------------------------------------------------------
+// Subjects, versions and schemas
+
+/// Whether `?name=true`.
+fn flag(query: &HashMap<String, String>, name: &str) -> bool {
+    query.get(name).is_some_and(|v| v == "true")
 }
 
 fn same_schema(a: &str, b: &str) -> bool {
@@ -185,8 +222,8 @@ fn same_schema(a: &str, b: &str) -> bool {
 }
 
 /// The `schema` field of a request body, if it is a JSON document Avro could accept.
-fn schema_of(body: &Value) -> Result<String, Refusal> {
-    let invalid = |why: &str| Refusal::unprocessable(42201, why);
+fn schema_of(body: &Value) -> Result<String, ApiError> {
+    let invalid = |why: &str| ApiError::unprocessable(42201, why);
     let text = body["schema"]
         .as_str()
         .ok_or_else(|| invalid("Invalid schema: the body has no `schema` string"))?;
@@ -198,9 +235,9 @@ fn schema_of(body: &Value) -> Result<String, Refusal> {
     }
 }
 
-fn parse_body(body: &str) -> Result<Value, Refusal> {
+fn parse_body(body: &str) -> Result<Value, ApiError> {
     serde_json::from_str(body)
-        .map_err(|e| Refusal::unprocessable(42201, format!("Unrecognized request body: {e}")))
+        .map_err(|e| ApiError::unprocessable(42201, format!("Unrecognized request body: {e}")))
 }
 
 fn live(versions: &[Version]) -> impl Iterator<Item = &Version> {
@@ -208,14 +245,36 @@ fn live(versions: &[Version]) -> impl Iterator<Item = &Version> {
 }
 
 impl Registry {
-    fn mode(&self, subject: &str) -> &str {
-        self.modes.get(subject).unwrap_or(&self.global_mode)
-    }
-
     fn has_live(&self, subject: &str) -> bool {
         self.subjects
             .get(subject)
             .is_some_and(|v| live(v).next().is_some())
+    }
+
+    /// Whether `scope` (one subject, or any for the global scope) has live versions.
+    fn has_live_in(&self, scope: Scope<'_>) -> bool {
+        match scope {
+            Scope::Global => self.subjects.keys().any(|s| self.has_live(s)),
+            Scope::Subject(subject) => self.has_live(subject),
+        }
+    }
+
+    /// The versions of a subject that has live ones; 40401 otherwise.
+    fn live_subject(&self, subject: &str) -> Result<&[Version], ApiError> {
+        self.subjects
+            .get(subject)
+            .filter(|v| live(v).next().is_some())
+            .map(Vec::as_slice)
+            .ok_or_else(|| ApiError::subject_not_found(subject))
+    }
+
+    fn version_body(&self, subject: &str, v: &Version) -> Value {
+        json!({
+            "subject": subject,
+            "version": v.version,
+            "id": v.id,
+            "schema": self.schemas[&v.id],
+        })
     }
 
     /// Drops schemas no version refers to any more (after permanent deletes).
@@ -225,7 +284,7 @@ impl Registry {
     }
 }
 
-async fn list_subjects(State(state): State<Shared>) -> Response {
+async fn list_subjects(State(state): State<Shared>) -> Reply {
     let registry = state.lock().unwrap();
     let names: Vec<&String> = registry
         .subjects
@@ -233,129 +292,79 @@ async fn list_subjects(State(state): State<Shared>) -> Response {
         .filter(|(_, v)| live(v).next().is_some())
         .map(|(name, _)| name)
         .collect();
-    ok(json!(names))
+    Reply(json!(names))
 }
 
-async fn list_versions(State(state): State<Shared>, Path(subject): Path<String>) -> Response {
+async fn list_versions(State(state): State<Shared>, Path(subject): Path<String>) -> Answer {
     let registry = state.lock().unwrap();
-    match registry.subjects.get(&subject) {
-        Some(versions) if live(versions).next().is_some() => {
-            ok(json!(live(versions).map(|v| v.version).collect::<Vec<_>>()))
-        }
-        _ => subject_not_found(&subject),
-    }
-}
-
-fn version_body(registry: &Registry, subject: &str, v: &Version) -> Value {
-    json!({
-        "subject": subject,
-        "version": v.version,
-        "id": v.id,
-        "schema": registry.schemas[&v.id],
-    })
+    let versions = registry.live_subject(&subject)?;
+    Ok(Reply(json!(live(versions)
+        .map(|v| v.version)
+        .collect::<Vec<_>>())))
 }
 
 async fn get_version(
     State(state): State<Shared>,
     Path((subject, version)): Path<(String, String)>,
-) -> Response {
+) -> Answer {
     let registry = state.lock().unwrap();
-    let Some(versions) = registry
-        .subjects
-        .get(&subject)
-        .filter(|v| live(v).next().is_some())
-    else {
-        return subject_not_found(&subject);
-    };
+    let versions = registry.live_subject(&subject)?;
     let found = if version == "latest" {
         live(versions).max_by_key(|v| v.version)
     } else {
-        match version.parse::<u32>() {
-            Ok(n) => live(versions).find(|v| v.version == n),
-            Err(_) => {
-                return error(
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    42202,
-                    &format!("The specified version '{version}' is not a valid version id."),
-                )
-            }
-        }
+        let n = version.parse::<u32>().map_err(|_| {
+            ApiError::unprocessable(
+                42202,
+                format!("The specified version '{version}' is not a valid version id."),
+            )
+        })?;
+        live(versions).find(|v| v.version == n)
     };
-    match found {
-        Some(v) => ok(version_body(&registry, &subject, v)),
-        None => error(
-            StatusCode::NOT_FOUND,
-            40402,
-            &format!("Version {version} not found."),
-        ),
-    }
+    let found = found.ok_or_else(|| ApiError::version_not_found(&version))?;
+    Ok(Reply(registry.version_body(&subject, found)))
 }
 
-async fn schema_by_id(State(state): State<Shared>, Path(id): Path<String>) -> Response {
+async fn schema_by_id(State(state): State<Shared>, Path(id): Path<String>) -> Answer {
     let registry = state.lock().unwrap();
-    match id
+    let text = id
         .parse::<u32>()
         .ok()
         .and_then(|id| registry.schemas.get(&id))
-    {
-        Some(text) => ok(json!({ "schema": text })),
-        None => error(StatusCode::NOT_FOUND, 40403, "Schema not found"),
-    }
+        .ok_or_else(ApiError::schema_not_found)?;
+    Ok(Reply(json!({ "schema": text })))
 }
 
-async fn lookup(
-    State(state): State<Shared>,
-    Path(subject): Path<String>,
-    body: String,
-) -> Response {
-    let body = match parse_body(&body) {
-        Ok(body) => body,
-        Err(refusal) => return refusal.into_response(),
-    };
-    let schema = match schema_of(&body) {
-        Ok(schema) => schema,
-        Err(refusal) => return refusal.into_response(),
-    };
+async fn lookup(State(state): State<Shared>, Path(subject): Path<String>, body: String) -> Answer {
+    let schema = schema_of(&parse_body(&body)?)?;
     let registry = state.lock().unwrap();
-    let Some(versions) = registry
-        .subjects
-        .get(&subject)
-        .filter(|v| live(v).next().is_some())
-    else {
-        return subject_not_found(&subject);
-    };
-    let found = live(versions).find(|v| same_schema(&registry.schemas[&v.id], &schema));
-    match found {
-        Some(v) => ok(version_body(&registry, &subject, v)),
-        None => error(StatusCode::NOT_FOUND, 40403, "Schema not found"),
-    }
+    let versions = registry.live_subject(&subject)?;
+    let found = live(versions)
+        .find(|v| same_schema(&registry.schemas[&v.id], &schema))
+        .ok_or_else(ApiError::schema_not_found)?;
+    Ok(Reply(registry.version_body(&subject, found)))
 }
 
 async fn register(
     State(state): State<Shared>,
     Path(subject): Path<String>,
     body: String,
-) -> Response {
-    let body = match parse_body(&body) {
-        Ok(body) => body,
-        Err(refusal) => return refusal.into_response(),
-    };
-    let schema = match schema_of(&body) {
-        Ok(schema) => schema,
-        Err(refusal) => return refusal.into_response(),
-    };
+) -> Answer {
+    let body = parse_body(&body)?;
+    let schema = schema_of(&body)?;
     let wanted_id = body["id"].as_u64().map(|v| v as u32);
     let wanted_version = body["version"].as_u64().map(|v| v as u32);
     let mut registry = state.lock().unwrap();
-    let mode = registry.mode(&subject).to_owned();
-    if mode == "READONLY" || mode == "READONLY_OVERRIDE" {
-        return not_permitted(&format!("Subject {subject} is in read-only mode"));
+    let mode = registry.modes.effective(&subject);
+    if matches!(mode, Mode::ReadOnly | Mode::ReadOnlyOverride) {
+        return Err(ApiError::not_permitted(format!(
+            "Subject {subject} is in read-only mode"
+        )));
     }
-    let import = mode == "IMPORT";
+    let import = mode == Mode::Import;
     if wanted_id.is_some() && !import {
-        return not_permitted(&format!(
+        return Err(ApiError::not_permitted(format!(
             "Subject {subject} is not in import mode; a schema id can only be given in IMPORT mode"
-        ));
+        )));
     }
     // An identical schema already under the subject keeps its registration.
     if let Some(existing) = registry.subjects.get(&subject).and_then(|versions| {
@@ -364,21 +373,21 @@ async fn register(
             .cloned()
     }) {
         if wanted_id.is_none_or(|id| id == existing.id) {
-            return ok(json!({ "id": existing.id }));
+            return Ok(Reply(json!({ "id": existing.id })));
         }
-        return not_permitted(&format!(
+        return Err(ApiError::not_permitted(format!(
             "Schema already registered under subject {subject} with id {}, not {}",
             existing.id,
             wanted_id.unwrap_or_default()
-        ));
+        )));
     }
     let id = match wanted_id {
         Some(id) => {
             if let Some(text) = registry.schemas.get(&id) {
                 if !same_schema(text, &schema) {
-                    return not_permitted(&format!(
+                    return Err(ApiError::not_permitted(format!(
                         "Overwrite new schema with id {id} is not permitted."
-                    ));
+                    )));
                 }
             }
             id
@@ -394,9 +403,9 @@ async fn register(
     let version = match wanted_version.filter(|_| import) {
         Some(version) => {
             if versions.iter().any(|v| v.version == version) {
-                return not_permitted(&format!(
+                return Err(ApiError::not_permitted(format!(
                     "Overwrite new schema with version {version} of subject {subject} is not permitted."
-                ));
+                )));
             }
             version
         }
@@ -409,76 +418,70 @@ async fn register(
     });
     versions.sort_by_key(|v| v.version);
     registry.schemas.entry(id).or_insert(schema);
-    ok(json!({ "id": id }))
+    Ok(Reply(json!({ "id": id })))
 }
 
 async fn delete_subject(
     State(state): State<Shared>,
     Path(subject): Path<String>,
     Query(query): Params,
-) -> Response {
-    let permanent = query.get("permanent").is_some_and(|v| v == "true");
+) -> Answer {
     let mut registry = state.lock().unwrap();
-    let Some(versions) = registry.subjects.get_mut(&subject) else {
-        return subject_not_found(&subject);
-    };
+    let versions = registry
+        .subjects
+        .get_mut(&subject)
+        .ok_or_else(|| ApiError::subject_not_found(&subject))?;
     let any_live = live(versions).next().is_some();
-    if permanent {
+    if flag(&query, "permanent") {
         if any_live {
-            return error(
-                StatusCode::NOT_FOUND,
+            return Err(ApiError::not_found(
                 40405,
-                &format!(
+                format!(
                     "Subject '{subject}' was not deleted first before being permanently deleted"
                 ),
-            );
+            ));
         }
         let numbers: Vec<u32> = versions.iter().map(|v| v.version).collect();
         registry.subjects.remove(&subject);
-        registry.modes.remove(&subject);
-        registry.compatibility.remove(&subject);
+        registry.modes.subjects.remove(&subject);
+        registry.levels.subjects.remove(&subject);
         registry.collect_garbage();
-        return ok(json!(numbers));
+        return Ok(Reply(json!(numbers)));
     }
     if !any_live {
-        return error(
-            StatusCode::NOT_FOUND,
+        return Err(ApiError::not_found(
             40404,
-            &format!("Subject '{subject}' was soft deleted."),
-        );
+            format!("Subject '{subject}' was soft deleted."),
+        ));
     }
     let mut numbers = Vec::new();
     for v in versions.iter_mut().filter(|v| !v.deleted) {
         v.deleted = true;
         numbers.push(v.version);
     }
-    ok(json!(numbers))
+    Ok(Reply(json!(numbers)))
 }
 
 async fn delete_version(
     State(state): State<Shared>,
     Path((subject, version)): Path<(String, u32)>,
     Query(query): Params,
-) -> Response {
-    let permanent = query.get("permanent").is_some_and(|v| v == "true");
+) -> Answer {
     let mut registry = state.lock().unwrap();
-    let Some(versions) = registry.subjects.get_mut(&subject) else {
-        return subject_not_found(&subject);
-    };
-    let Some(index) = versions.iter().position(|v| v.version == version) else {
-        return error(
-            StatusCode::NOT_FOUND,
-            40402,
-            &format!("Version {version} not found."),
-        );
-    };
-    if permanent {
+    let versions = registry
+        .subjects
+        .get_mut(&subject)
+        .ok_or_else(|| ApiError::subject_not_found(&subject))?;
+    let index = versions
+        .iter()
+        .position(|v| v.version == version)
+        .ok_or_else(|| ApiError::version_not_found(version))?;
+    if flag(&query, "permanent") {
         if !versions[index].deleted {
-            return error(
-                StatusCode::NOT_FOUND,
+            return Err(ApiError::not_found(
                 40407,
-                &format!("Subject '{subject}' Version {version} was not deleted first before being permanently deleted"),
-            );
+                format!("Subject '{subject}' Version {version} was not deleted first before being permanently deleted"),
+            ));
         }
         versions.remove(index);
         if versions.is_empty() {
@@ -487,162 +490,284 @@ async fn delete_version(
         registry.collect_garbage();
     } else {
         if versions[index].deleted {
-            return error(
-                StatusCode::NOT_FOUND,
+            return Err(ApiError::not_found(
                 40406,
-                &format!("Subject '{subject}' Version {version} was soft deleted."),
-            );
+                format!("Subject '{subject}' Version {version} was soft deleted."),
+            ));
         }
         versions[index].deleted = true;
     }
-    ok(json!(version))
+    Ok(Reply(json!(version)))
 }
 
-fn mode_of(body: &str) -> Result<String, Refusal> {
-    let body = parse_body(body)?;
-    match body["mode"].as_str() {
-        Some(mode @ ("READWRITE" | "READONLY" | "READONLY_OVERRIDE" | "IMPORT")) => {
-            Ok(mode.to_owned())
-        }
-        _ => Err(Refusal::unprocessable(
-            42204,
-            "Invalid mode. Valid values are READWRITE, READONLY, READONLY_OVERRIDE and IMPORT.",
-        )),
+// ---------------------------------------------------------------------------------------------
+// Modes and compatibility levels: typed, held globally and per subject
+
+/// A subject's mode: what writes it accepts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    ReadWrite,
+    ReadOnly,
+    ReadOnlyOverride,
+    Import,
+}
+
+/// A compatibility level: stored and answered, never enforced (see the module docs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Level {
+    None,
+    Backward,
+    BackwardTransitive,
+    Forward,
+    ForwardTransitive,
+    Full,
+    FullTransitive,
+}
+
+/// What differs between the two settings that `/mode` and `/config` manage the same way: a
+/// global value, a value per subject, `?defaultToGlobal=true` reads.
+trait Setting: Copy + PartialEq + Send + 'static {
+    /// Every value with its name in the API.
+    const NAMES: &'static [(Self, &'static str)];
+    /// The field a PUT's body names it with and its answer repeats.
+    const PUT_FIELD: &'static str;
+    /// The field a GET answers it with.
+    const GET_FIELD: &'static str;
+    /// The error for a PUT of an unknown value.
+    const INVALID: (u32, &'static str);
+    /// The error code of a subject without a value of its own.
+    const NOT_CONFIGURED: u32;
+    /// The setting's name in the not-configured message.
+    const WHAT: &'static str;
+
+    fn scoped(registry: &Registry) -> &Scoped<Self>;
+    fn scoped_mut(registry: &mut Registry) -> &mut Scoped<Self>;
+
+    /// Refuses a change the registry's state does not allow (`force` is `?force=true`).
+    fn check_put(
+        _registry: &Registry,
+        _scope: Scope<'_>,
+        _value: Self,
+        _force: bool,
+    ) -> Result<(), ApiError> {
+        Ok(())
+    }
+
+    fn name(self) -> &'static str {
+        Self::NAMES
+            .iter()
+            .find(|(value, _)| *value == self)
+            .map(|(_, name)| *name)
+            .expect("every value is named")
+    }
+
+    /// The value a PUT's body names, parsed once.
+    fn from_body(body: &str) -> Result<Self, ApiError> {
+        let body = parse_body(body)?;
+        let name = body[Self::PUT_FIELD].as_str();
+        Self::NAMES
+            .iter()
+            .find(|(_, known)| Some(*known) == name)
+            .map(|(value, _)| *value)
+            .ok_or_else(|| ApiError::unprocessable(Self::INVALID.0, Self::INVALID.1))
     }
 }
 
-async fn get_global_mode(State(state): State<Shared>) -> Response {
-    ok(json!({ "mode": state.lock().unwrap().global_mode }))
+impl Setting for Mode {
+    const NAMES: &'static [(Mode, &'static str)] = &[
+        (Mode::ReadWrite, "READWRITE"),
+        (Mode::ReadOnly, "READONLY"),
+        (Mode::ReadOnlyOverride, "READONLY_OVERRIDE"),
+        (Mode::Import, "IMPORT"),
+    ];
+    const PUT_FIELD: &'static str = "mode";
+    const GET_FIELD: &'static str = "mode";
+    const INVALID: (u32, &'static str) = (
+        42204,
+        "Invalid mode. Valid values are READWRITE, READONLY, READONLY_OVERRIDE and IMPORT.",
+    );
+    const NOT_CONFIGURED: u32 = 40409;
+    const WHAT: &'static str = "mode";
+
+    fn scoped(registry: &Registry) -> &Scoped<Mode> {
+        &registry.modes
+    }
+
+    fn scoped_mut(registry: &mut Registry) -> &mut Scoped<Mode> {
+        &mut registry.modes
+    }
+
+    /// IMPORT where live versions exist could give a chosen id to a schema clients already
+    /// know by another: Confluent asks for `?force=true`.
+    fn check_put(
+        registry: &Registry,
+        scope: Scope<'_>,
+        mode: Mode,
+        force: bool,
+    ) -> Result<(), ApiError> {
+        if mode == Mode::Import && registry.has_live_in(scope) && !force {
+            return Err(ApiError::not_permitted(
+                "Cannot import since found existing subjects",
+            ));
+        }
+        Ok(())
+    }
 }
 
-async fn put_global_mode(
+impl Setting for Level {
+    const NAMES: &'static [(Level, &'static str)] = &[
+        (Level::None, "NONE"),
+        (Level::Backward, "BACKWARD"),
+        (Level::BackwardTransitive, "BACKWARD_TRANSITIVE"),
+        (Level::Forward, "FORWARD"),
+        (Level::ForwardTransitive, "FORWARD_TRANSITIVE"),
+        (Level::Full, "FULL"),
+        (Level::FullTransitive, "FULL_TRANSITIVE"),
+    ];
+    const PUT_FIELD: &'static str = "compatibility";
+    const GET_FIELD: &'static str = "compatibilityLevel";
+    const INVALID: (u32, &'static str) = (42203, "Invalid compatibility level");
+    const NOT_CONFIGURED: u32 = 40408;
+    const WHAT: &'static str = "compatibility";
+
+    fn scoped(registry: &Registry) -> &Scoped<Level> {
+        &registry.levels
+    }
+
+    fn scoped_mut(registry: &mut Registry) -> &mut Scoped<Level> {
+        &mut registry.levels
+    }
+}
+
+/// Which value a request is about: `/mode` or `/mode/{subject}` (and `/config` alike).
+#[derive(Debug, Clone, Copy)]
+enum Scope<'a> {
+    Global,
+    Subject(&'a str),
+}
+
+/// A global value and the subjects' own.
+#[derive(Debug)]
+struct Scoped<T> {
+    global: T,
+    subjects: HashMap<String, T>,
+}
+
+impl<T: Copy> Scoped<T> {
+    fn new(global: T) -> Scoped<T> {
+        Scoped {
+            global,
+            subjects: HashMap::new(),
+        }
+    }
+
+    /// The value that applies to `subject`: its own, else the global one.
+    fn effective(&self, subject: &str) -> T {
+        self.subjects.get(subject).copied().unwrap_or(self.global)
+    }
+
+    /// The value set at `scope`, if any; a subject without its own value has the global one
+    /// when `default_to_global`.
+    fn get(&self, scope: Scope<'_>, default_to_global: bool) -> Option<T> {
+        match scope {
+            Scope::Global => Some(self.global),
+            Scope::Subject(subject) => self
+                .subjects
+                .get(subject)
+                .copied()
+                .or(default_to_global.then_some(self.global)),
+        }
+    }
+
+    fn set(&mut self, scope: Scope<'_>, value: T) {
+        match scope {
+            Scope::Global => self.global = value,
+            Scope::Subject(subject) => {
+                self.subjects.insert(subject.to_owned(), value);
+            }
+        }
+    }
+}
+
+/// `{FIELD: NAME}`.
+fn field(name: &str, value: &str) -> Value {
+    Value::Object(Map::from_iter([(name.to_owned(), Value::from(value))]))
+}
+
+fn read_setting<S: Setting>(
+    registry: &Registry,
+    scope: Scope<'_>,
+    query: &HashMap<String, String>,
+) -> Answer {
+    match S::scoped(registry).get(scope, flag(query, "defaultToGlobal")) {
+        Some(value) => Ok(Reply(field(S::GET_FIELD, value.name()))),
+        None => {
+            let Scope::Subject(subject) = scope else {
+                unreachable!("the global value is always set")
+            };
+            Err(ApiError::not_found(
+                S::NOT_CONFIGURED,
+                format!(
+                    "Subject '{subject}' does not have subject-level {} configured",
+                    S::WHAT
+                ),
+            ))
+        }
+    }
+}
+
+fn write_setting<S: Setting>(
+    registry: &mut Registry,
+    scope: Scope<'_>,
+    query: &HashMap<String, String>,
+    body: &str,
+) -> Answer {
+    let value = S::from_body(body)?;
+    S::check_put(registry, scope, value, flag(query, "force"))?;
+    S::scoped_mut(registry).set(scope, value);
+    Ok(Reply(field(S::PUT_FIELD, value.name())))
+}
+
+async fn get_global<S: Setting>(State(state): State<Shared>, Query(query): Params) -> Answer {
+    read_setting::<S>(&state.lock().unwrap(), Scope::Global, &query)
+}
+
+async fn get_subject<S: Setting>(
+    State(state): State<Shared>,
+    Path(subject): Path<String>,
+    Query(query): Params,
+) -> Answer {
+    read_setting::<S>(&state.lock().unwrap(), Scope::Subject(&subject), &query)
+}
+
+async fn put_global<S: Setting>(
     State(state): State<Shared>,
     Query(query): Params,
     body: String,
-) -> Response {
-    let mode = match mode_of(&body) {
-        Ok(mode) => mode,
-        Err(refusal) => return refusal.into_response(),
-    };
-    let mut registry = state.lock().unwrap();
-    let force = query.get("force").is_some_and(|v| v == "true");
-    let any_live = registry.subjects.keys().any(|s| registry.has_live(s));
-    if mode == "IMPORT" && any_live && !force {
-        return not_permitted("Cannot import since found existing subjects");
-    }
-    registry.global_mode = mode.clone();
-    ok(json!({ "mode": mode }))
+) -> Answer {
+    write_setting::<S>(&mut state.lock().unwrap(), Scope::Global, &query, &body)
 }
 
-async fn get_mode(
-    State(state): State<Shared>,
-    Path(subject): Path<String>,
-    Query(query): Params,
-) -> Response {
-    let registry = state.lock().unwrap();
-    match registry.modes.get(&subject) {
-        Some(mode) => ok(json!({ "mode": mode })),
-        None if query.get("defaultToGlobal").is_some_and(|v| v == "true") => {
-            ok(json!({ "mode": registry.global_mode }))
-        }
-        None => error(
-            StatusCode::NOT_FOUND,
-            40409,
-            &format!("Subject '{subject}' does not have subject-level mode configured"),
-        ),
-    }
-}
-
-async fn put_mode(
+async fn put_subject<S: Setting>(
     State(state): State<Shared>,
     Path(subject): Path<String>,
     Query(query): Params,
     body: String,
-) -> Response {
-    let mode = match mode_of(&body) {
-        Ok(mode) => mode,
-        Err(refusal) => return refusal.into_response(),
-    };
+) -> Answer {
+    write_setting::<S>(
+        &mut state.lock().unwrap(),
+        Scope::Subject(&subject),
+        &query,
+        &body,
+    )
+}
+
+async fn delete_mode(State(state): State<Shared>, Path(subject): Path<String>) -> Answer {
     let mut registry = state.lock().unwrap();
-    let force = query.get("force").is_some_and(|v| v == "true");
-    if mode == "IMPORT" && registry.has_live(&subject) && !force {
-        return not_permitted("Cannot import since found existing subjects");
+    match registry.modes.subjects.remove(&subject) {
+        Some(mode) => Ok(Reply(field(Mode::PUT_FIELD, mode.name()))),
+        None => Err(ApiError::subject_not_found(&subject)),
     }
-    registry.modes.insert(subject, mode.clone());
-    ok(json!({ "mode": mode }))
-}
-
-async fn delete_mode(State(state): State<Shared>, Path(subject): Path<String>) -> Response {
-    let mut registry = state.lock().unwrap();
-    match registry.modes.remove(&subject) {
-        Some(mode) => ok(json!({ "mode": mode })),
-        None => subject_not_found(&subject),
-    }
-}
-
-fn level_of(body: &str) -> Result<String, Refusal> {
-    let body = parse_body(body)?;
-    match body["compatibility"].as_str() {
-        Some(
-            level @ ("NONE"
-            | "BACKWARD"
-            | "BACKWARD_TRANSITIVE"
-            | "FORWARD"
-            | "FORWARD_TRANSITIVE"
-            | "FULL"
-            | "FULL_TRANSITIVE"),
-        ) => Ok(level.to_owned()),
-        _ => Err(Refusal::unprocessable(42203, "Invalid compatibility level")),
-    }
-}
-
-async fn get_global_config(State(state): State<Shared>) -> Response {
-    ok(json!({ "compatibilityLevel": state.lock().unwrap().global_compatibility }))
-}
-
-async fn put_global_config(State(state): State<Shared>, body: String) -> Response {
-    let level = match level_of(&body) {
-        Ok(level) => level,
-        Err(refusal) => return refusal.into_response(),
-    };
-    state.lock().unwrap().global_compatibility = level.clone();
-    ok(json!({ "compatibility": level }))
-}
-
-async fn get_config(
-    State(state): State<Shared>,
-    Path(subject): Path<String>,
-    Query(query): Params,
-) -> Response {
-    let registry = state.lock().unwrap();
-    match registry.compatibility.get(&subject) {
-        Some(level) => ok(json!({ "compatibilityLevel": level })),
-        None if query.get("defaultToGlobal").is_some_and(|v| v == "true") => {
-            ok(json!({ "compatibilityLevel": registry.global_compatibility }))
-        }
-        None => error(
-            StatusCode::NOT_FOUND,
-            40408,
-            &format!("Subject '{subject}' does not have subject-level compatibility configured"),
-        ),
-    }
-}
-
-async fn put_config(
-    State(state): State<Shared>,
-    Path(subject): Path<String>,
-    body: String,
-) -> Response {
-    let level = match level_of(&body) {
-        Ok(level) => level,
-        Err(refusal) => return refusal.into_response(),
-    };
-    state
-        .lock()
-        .unwrap()
-        .compatibility
-        .insert(subject, level.clone());
-    ok(json!({ "compatibility": level }))
 }
 
 #[cfg(test)]
