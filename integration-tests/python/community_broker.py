@@ -17,7 +17,10 @@ so a test can check that what the broker got is what the archive serves. A long 
 soak) decodes one message in K (--decode-every) and rewrites a JSON progress file every 10 s.
 With --decode-workers W > 1, W processes decode (each fetching the schemas it needs from the
 registry itself), as a broker spreads fastavro's ~10 ms an alert over its cores.
-The summary counts distinct alert ids (the alert id is the body's first field, a zigzag varint).
+The summary counts distinct alert ids (the alert id is the body's first field, a zigzag varint),
+and gives the wall-clock times (epoch seconds) at which the first message, 98 % of the expected
+count and the last expected message arrived (`first_at`, `at_98`, `last_at`), for the peak
+benchmark (scripts/bench/peak.py).
 """
 
 import argparse
@@ -48,6 +51,7 @@ def main():
     parser.add_argument("--decode-every", type=int, default=1)
     parser.add_argument("--decode-workers", type=int, default=1)
     parser.add_argument("--progress")
+    parser.add_argument("--ready-file", help="written once the group has given this consumer its partitions")
     parser.add_argument("--security-protocol", default="SASL_PLAINTEXT", choices=["SASL_PLAINTEXT", "SASL_SSL"])
     parser.add_argument("--ssl-ca-location", help="CA bundle for SASL_SSL (default: the system's)")
     args = parser.parse_args()
@@ -81,11 +85,17 @@ def main():
     registry = SchemaRegistryClient({"url": args.registry})
     schemas = {}
     received, decoded, ids, errors = 0, 0, set(), []
+    first_at = at_98 = last_at = None
     alert_ids = set()
     next_progress = time.monotonic() + 10
     digests = open(args.digests, "w") if args.digests else None
     expected = args.expect
-    consumer.subscribe([args.topic])
+    def on_assign(consumer, partitions):
+        if args.ready_file and partitions:
+            with open(args.ready_file, "w") as file:
+                file.write(str(len(partitions)))
+
+    consumer.subscribe([args.topic], on_assign=on_assign)
     deadline = time.monotonic() + args.timeout
     while time.monotonic() < deadline:
         if expected is None:
@@ -110,6 +120,14 @@ def main():
             errors.append(f"magic byte {magic}")
             continue
         received += 1
+        now = time.time()
+        if first_at is None:
+            first_at = now
+        if expected is not None:
+            if at_98 is None and received * 100 >= expected * 98:
+                at_98 = now
+            if received == expected:
+                last_at = now
         alert_ids.add(first_long(value, 5))
         if schema_id not in schemas:
             text = registry.get_schema(schema_id).schema_str
@@ -137,6 +155,7 @@ def main():
         write_progress(args.progress, received, len(alert_ids), errors)
     print(json.dumps({"received": received, "decoded": decoded, "expected": expected,
                       "distinct_alert_ids": len(alert_ids), "schema_ids": sorted(ids),
+                      "first_at": first_at, "at_98": at_98, "last_at": last_at,
                       "errors": errors}))
     sys.exit(0 if received == expected and not errors else 1)
 

@@ -7,14 +7,15 @@
 #   scripts/bench/report.sh [STEP...]
 #
 # Steps (default: all, in this order): codec simulator registry-proxy alertdb-server
-# ingester-gzip ingester visit. Each benchmark prints its figures as BENCH-ROW lines
+# ingester-gzip ingester visit peak (peak: scripts/bench/peak.sh, the 40,000-alert visit to
+# five brokers; ~15 min on its own). Each benchmark prints its figures as BENCH-ROW lines
 # (scripts/lib.sh: bench_row); each step's whole output is kept in .run/bench/report/STEP.log.
-# Starts the stack if it is not running (and stops it afterwards). Takes ~15 minutes; run it on
+# Starts the stack if it is not running (and stops it afterwards). Takes ~30 minutes with peak; run it on
 # a quiet machine: the load average at the start and the end is written beside the table.
 source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 cd "$REPO_ROOT"
 
-all_steps=(codec simulator registry-proxy alertdb-server ingester-gzip ingester visit)
+all_steps=(codec simulator registry-proxy alertdb-server ingester-gzip ingester visit peak)
 steps=("$@")
 ((${#steps[@]} > 0)) || steps=("${all_steps[@]}")
 out="$RUN_DIR/bench/report"
@@ -46,6 +47,9 @@ run_step() {
     visit)
       cargo test -q --locked -p integration-tests --test whole_system \
         a_visit_reaches_the_brokers_and_the_archive_byte_identical -- --nocapture ;;
+    peak)
+      cargo build --release -q --locked --workspace --bins
+      "$ALERTDIST_PYTHON" scripts/bench/peak.py ;;
     *) die "unknown step $1 (steps: ${all_steps[*]})" ;;
   esac
 }
