@@ -21,6 +21,8 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 pub mod confluent_registry;
+pub mod daemon;
+pub mod faults;
 pub mod kafka_io;
 pub mod process;
 

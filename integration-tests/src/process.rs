@@ -1,6 +1,11 @@
 //! Services run as real processes by tests: started with their command line, logging to a
 //! file, killed (SIGKILL) or stopped (SIGTERM) on demand, and killed when dropped so a failing
-//! test leaves nothing running.
+//! test leaves nothing running. [`crate::daemon::InProcessDaemon`] is the counterpart for
+//! services run on a task of the test.
+//!
+//! A process's log always goes to its file, since tests read it ([`Daemon::log_text`]); the
+//! file is in a [`WorkDir`], which is kept and named on stderr when the test fails, so a
+//! failure's logs can be read without asking for logs up front.
 
 use anyhow::{bail, Context, Result};
 use std::ffi::OsStr;
@@ -150,6 +155,39 @@ impl Daemon {
 impl Drop for Daemon {
     fn drop(&mut self) {
         self.kill();
+    }
+}
+
+/// A test's working directory (service logs, archives, generated files): removed when the
+/// test passes, kept and named on stderr when it fails (it is dropped while panicking).
+#[derive(Debug)]
+pub struct WorkDir {
+    path: PathBuf,
+}
+
+impl WorkDir {
+    /// A new empty directory under the system's temporary directory, named after `prefix`.
+    pub fn new(prefix: &str) -> Result<WorkDir> {
+        let path = std::env::temp_dir().join(crate::unique_name(prefix));
+        std::fs::create_dir_all(&path).with_context(|| format!("creating {}", path.display()))?;
+        Ok(WorkDir { path })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+impl Drop for WorkDir {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            eprintln!(
+                "files of the failed run, service logs included: {}",
+                self.path.display()
+            );
+        } else {
+            let _ = std::fs::remove_dir_all(&self.path);
+        }
     }
 }
 

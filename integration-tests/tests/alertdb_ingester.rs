@@ -2,13 +2,15 @@
 //! local files (issue 5).
 //!
 //! Outages are made with a TCP forwarder owned by the test (never by stopping the shared
-//! stack): the ingester reaches the registry and fake-gcs-server through it, and the test
-//! closes it for 10 s.
+//! stack, `integration_tests::faults`): the ingester reaches the registry and fake-gcs-server
+//! through it, and the test cuts it for 10 s.
 
 use alert_packet::generate::{AlertGenerator, GeneratorConfig, SplitMix64, VisitSpec};
 use alert_packet::tree::SchemaTree;
 use alertdb_ingester::settings::{IngesterConfig, Settings};
 use futures::StreamExt;
+use integration_tests::daemon::InProcessDaemon;
+use integration_tests::faults::{Forwarder, PrivateGcs, PrivateKafka};
 use integration_tests::{service_binary, unique_name, Stack};
 use object_storage::object_store::{ObjectStore, ObjectStoreExt};
 use object_storage::StoreSettings;
@@ -20,10 +22,7 @@ use service_kit::settings::{DurationSetting, ListenSettings};
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use tokio::net::{TcpListener, TcpStream};
-use tokio_util::sync::CancellationToken;
 
 // ---------------------------------------------------------------------------------------------
 // Alerts, schemas, topics
@@ -249,40 +248,14 @@ fn settings(topics: &[&str], group: &str, alerts_url: &str, schemas_url: &str) -
     }
 }
 
-struct Running {
-    address: std::net::SocketAddr,
-    shutdown: CancellationToken,
-    task: tokio::task::JoinHandle<Result<(), alertdb_ingester::RunError>>,
-}
+/// The ingester in-process; its `run` error type.
+type Ingester = InProcessDaemon<alertdb_ingester::RunError>;
 
-async fn start(config: IngesterConfig) -> Running {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let address = listener.local_addr().unwrap();
-    let shutdown = CancellationToken::new();
-    let task = tokio::spawn(alertdb_ingester::run(config, listener, shutdown.clone()));
-    Running {
-        address,
-        shutdown,
-        task,
-    }
-}
-
-impl Running {
-    async fn get(&self, path: &str) -> (u16, String) {
-        let response = reqwest::get(format!("http://{}{path}", self.address))
-            .await
-            .unwrap();
-        (response.status().as_u16(), response.text().await.unwrap())
-    }
-
-    async fn stop(self) {
-        self.shutdown.cancel();
-        tokio::time::timeout(Duration::from_secs(30), self.task)
-            .await
-            .expect("stops within 30 s")
-            .unwrap()
-            .expect("runs without error");
-    }
+async fn start(config: IngesterConfig) -> Ingester {
+    InProcessDaemon::start("alertdb-ingester", |listener, shutdown| {
+        alertdb_ingester::run(config, listener, shutdown)
+    })
+    .await
 }
 
 fn file_url(dir: &Path) -> String {
@@ -403,7 +376,7 @@ async fn every_alert_of_two_topics_is_archived_byte_exact_with_each_schema_once(
     assert_eq!(running.get("/healthz").await.0, 200);
     let (status, body) = running.get("/readyz").await;
     assert_eq!(status, 200, "{body}");
-    running.stop().await;
+    running.stop().await.expect("runs without error");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -510,7 +483,7 @@ async fn poison_messages_go_to_the_dead_letter_topic_with_their_reason() {
         assert!(started.elapsed() < Duration::from_secs(20));
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    running.stop().await;
+    running.stop().await.expect("runs without error");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -556,118 +529,7 @@ async fn without_a_dead_letter_topic_poison_stops_the_ingester_and_holds_commits
     );
     let store = object_storage::open(&file_url(dir.path()), &Default::default()).unwrap();
     assert_commits_cover_only_stored(store.as_ref(), &group, &produced).await;
-    running.stop().await;
-}
-
-// ---------------------------------------------------------------------------------------------
-// A TCP forwarder the test can close (refusing and cutting connections) and reopen.
-
-#[derive(Clone)]
-struct Forwarder {
-    address: std::net::SocketAddr,
-    open: Arc<Mutex<CancellationToken>>,
-}
-
-impl Forwarder {
-    async fn start(target: String) -> Forwarder {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let address = listener.local_addr().unwrap();
-        let open = Arc::new(Mutex::new(CancellationToken::new()));
-        let state = open.clone();
-        tokio::spawn(async move {
-            loop {
-                let Ok((inbound, _)) = listener.accept().await else {
-                    continue;
-                };
-                let token = state.lock().unwrap().clone();
-                if token.is_cancelled() {
-                    drop(inbound); // closed: cut at once
-                    continue;
-                }
-                let target = target.clone();
-                tokio::spawn(async move {
-                    let Ok(outbound) = TcpStream::connect(&target).await else {
-                        return;
-                    };
-                    let (mut ri, mut wi) = inbound.into_split();
-                    let (mut ro, mut wo) = outbound.into_split();
-                    tokio::select! {
-                        _ = token.cancelled() => {}
-                        _ = tokio::io::copy(&mut ri, &mut wo) => {}
-                        _ = tokio::io::copy(&mut ro, &mut wi) => {}
-                    }
-                });
-            }
-        });
-        Forwarder { address, open }
-    }
-
-    fn close(&self) {
-        self.open.lock().unwrap().cancel();
-    }
-
-    fn reopen(&self) {
-        *self.open.lock().unwrap() = CancellationToken::new();
-    }
-}
-
-/// A fake-gcs-server of the test's own (in memory), stopped when dropped.
-struct PrivateGcs {
-    port: u16,
-    child: Child,
-}
-
-impl PrivateGcs {
-    fn start() -> PrivateGcs {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let binary = Stack::get().repo.join(".cache/go/bin/fake-gcs");
-        let child = Command::new(&binary)
-            .args([
-                "-host",
-                "127.0.0.1",
-                "-port",
-                &port.to_string(),
-                "-public-host",
-                "127.0.0.1",
-            ])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap_or_else(|e| panic!("{}: {e}", binary.display()));
-        let started = Instant::now();
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(
-                started.elapsed() < Duration::from_secs(20),
-                "private fake-gcs did not start"
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        PrivateGcs { port, child }
-    }
-
-    async fn create_bucket(&self, name: &str) {
-        let response = reqwest::Client::new()
-            .post(format!(
-                "http://127.0.0.1:{}/storage/v1/b?project=test",
-                self.port
-            ))
-            .json(&serde_json::json!({ "name": name }))
-            .send()
-            .await
-            .unwrap();
-        assert!(response.status().is_success(), "{}", response.status());
-    }
-}
-
-impl Drop for PrivateGcs {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+    running.stop().await.expect("runs without error");
 }
 
 fn service_account(dir: &Path, name: &str, address: &str) -> std::path::PathBuf {
@@ -692,9 +554,9 @@ async fn registry_and_object_store_outages_lose_nothing_and_recover_by_themselve
     // A private fake-gcs-server: its public host without a port accepts XML API requests
     // on any port of 127.0.0.1, so the ingester can reach it through the forwarder while the
     // test reads it directly.
-    let gcs = PrivateGcs::start();
+    let gcs = PrivateGcs::start().unwrap();
     let bucket = unique_name("ingest-outage");
-    gcs.create_bucket(&bucket).await;
+    gcs.create_bucket(&bucket).await.unwrap();
     let registry_host = stack
         .registry_url
         .trim_start_matches("http://")
@@ -705,14 +567,14 @@ async fn registry_and_object_store_outages_lose_nothing_and_recover_by_themselve
     let registry_path =
         stack.registry_url.trim_start_matches("http://")[registry_host.len()..].to_owned();
     let registry_forwarder = Forwarder::start(registry_host).await;
-    let gcs_forwarder = Forwarder::start(format!("127.0.0.1:{}", gcs.port)).await;
+    let gcs_forwarder = Forwarder::start(gcs.address().to_string()).await;
     let dir = tempfile::tempdir().unwrap();
     let account = service_account(
         dir.path(),
         "via-forwarder",
-        &gcs_forwarder.address.to_string(),
+        &gcs_forwarder.address().to_string(),
     );
-    let direct_account = service_account(dir.path(), "direct", &format!("127.0.0.1:{}", gcs.port));
+    let direct_account = service_account(dir.path(), "direct", &gcs.address().to_string());
     let first = register((11, 1)).await;
     let second = register((9, 0)).await;
     let group = unique_name("alertdb-ingester");
@@ -721,7 +583,7 @@ async fn registry_and_object_store_outages_lose_nothing_and_recover_by_themselve
     s.store.gcs_service_account_path = Some(account.clone());
     s.schema_registry_address = Some(format!(
         "http://{}{registry_path}",
-        registry_forwarder.address
+        registry_forwarder.address()
     ));
     s.registry_timeout = DurationSetting(Duration::from_secs(1));
     let running = start(s.validate().unwrap()).await;
@@ -743,7 +605,7 @@ async fn registry_and_object_store_outages_lose_nothing_and_recover_by_themselve
     wait_archived(direct.as_ref(), &all, Duration::from_secs(60)).await;
 
     // Registry down: alerts of a schema the ingester has not seen yet cannot be archived.
-    registry_forwarder.close();
+    registry_forwarder.cut();
     let during = produce(
         &producer,
         &topic,
@@ -767,11 +629,11 @@ async fn registry_and_object_store_outages_lose_nothing_and_recover_by_themselve
             "archived without its schema?"
         );
     }
-    registry_forwarder.reopen();
+    registry_forwarder.open();
     wait_archived(direct.as_ref(), &all, Duration::from_secs(60)).await;
 
     // Object store down.
-    gcs_forwarder.close();
+    gcs_forwarder.cut();
     let during = produce(
         &producer,
         &topic,
@@ -789,7 +651,7 @@ async fn registry_and_object_store_outages_lose_nothing_and_recover_by_themselve
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
     assert!(saw_not_ready, "/readyz reports the store outage");
-    gcs_forwarder.reopen();
+    gcs_forwarder.open();
     wait_archived(direct.as_ref(), &all, Duration::from_secs(90)).await;
     let started = Instant::now();
     while running.get("/readyz").await.0 != 200 {
@@ -808,8 +670,8 @@ async fn registry_and_object_store_outages_lose_nothing_and_recover_by_themselve
         metrics.contains("alertdb_ingester_retries_total{operation=\"alert_write\"}"),
         "{metrics}"
     );
-    assert!(!running.task.is_finished(), "no crash");
-    running.stop().await;
+    assert!(!running.is_finished(), "no crash");
+    running.stop().await.expect("runs without error");
     assert_commits_cover_only_stored(direct.as_ref(), &group, &all).await;
 }
 
@@ -1086,75 +948,7 @@ fn configuration_errors_are_named_at_startup_with_a_non_zero_exit() {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Broker restart: a private single-node Kafka of the test's own (the shared one is never
-// stopped), started by the project's own script with another run directory and ports.
-
-struct PrivateKafka {
-    dir: tempfile::TempDir,
-    ports: [u16; 4],
-}
-
-impl PrivateKafka {
-    fn script(&self, action: &str) {
-        let [plaintext, mtls, scram, controller] = self.ports;
-        let output = Command::new(Stack::get().repo.join("scripts/kafka/kafka.sh"))
-            .arg(action)
-            .env("ALERTDIST_RUN_DIR", self.dir.path())
-            .env("ALERTDIST_KAFKA_PLAINTEXT_PORT", plaintext.to_string())
-            .env("ALERTDIST_KAFKA_MTLS_PORT", mtls.to_string())
-            .env("ALERTDIST_KAFKA_SCRAM_PORT", scram.to_string())
-            .env("ALERTDIST_KAFKA_CONTROLLER_PORT", controller.to_string())
-            .output()
-            .unwrap();
-        assert!(
-            output.status.success(),
-            "kafka.sh {action}: {}{}",
-            String::from_utf8_lossy(&output.stdout),
-            String::from_utf8_lossy(&output.stderr)
-        );
-    }
-
-    fn start() -> PrivateKafka {
-        let free = || {
-            std::net::TcpListener::bind("127.0.0.1:0")
-                .unwrap()
-                .local_addr()
-                .unwrap()
-                .port()
-        };
-        let kafka = PrivateKafka {
-            dir: tempfile::tempdir().unwrap(),
-            ports: [free(), free(), free(), free()],
-        };
-        kafka.script("start");
-        kafka
-    }
-
-    fn bootstrap(&self) -> String {
-        format!("127.0.0.1:{}", self.ports[0])
-    }
-
-    fn settings(&self) -> service_kit::kafka::KafkaSettings {
-        service_kit::kafka::KafkaSettings {
-            bootstrap_servers: self.bootstrap(),
-            ..Default::default()
-        }
-    }
-}
-
-impl Drop for PrivateKafka {
-    fn drop(&mut self) {
-        let [plaintext, mtls, scram, controller] = self.ports;
-        let _ = Command::new(Stack::get().repo.join("scripts/kafka/kafka.sh"))
-            .arg("stop")
-            .env("ALERTDIST_RUN_DIR", self.dir.path())
-            .env("ALERTDIST_KAFKA_PLAINTEXT_PORT", plaintext.to_string())
-            .env("ALERTDIST_KAFKA_MTLS_PORT", mtls.to_string())
-            .env("ALERTDIST_KAFKA_SCRAM_PORT", scram.to_string())
-            .env("ALERTDIST_KAFKA_CONTROLLER_PORT", controller.to_string())
-            .output();
-    }
-}
+// Broker restart: a private single-node Kafka of the test's own (faults::PrivateKafka).
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_broker_restart_mid_run_loses_nothing_and_ingestion_resumes() {
@@ -1162,23 +956,7 @@ async fn a_broker_restart_mid_run_loses_nothing_and_ingestion_resumes() {
         .await
         .unwrap();
     let topic = unique_name("ingest-restart");
-    let admin: rdkafka::admin::AdminClient<rdkafka::client::DefaultClientContext> =
-        kafka.settings().client_config().unwrap().create().unwrap();
-    for result in admin
-        .create_topics(
-            &[rdkafka::admin::NewTopic::new(
-                &topic,
-                2,
-                rdkafka::admin::TopicReplication::Fixed(1),
-            )],
-            &rdkafka::admin::AdminOptions::new().operation_timeout(Some(Duration::from_secs(10))),
-        )
-        .await
-        .unwrap()
-    {
-        result.unwrap();
-    }
-    drop(admin);
+    kafka.create_topic(&topic, 2).await.unwrap();
     let schema = register((11, 1)).await;
     let dir = tempfile::tempdir().unwrap();
     let group = unique_name("alertdb-ingester");
@@ -1220,17 +998,14 @@ async fn a_broker_restart_mid_run_loses_nothing_and_ingestion_resumes() {
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
     assert!(saw_not_ready, "/readyz reports the broker outage");
-    assert!(
-        !running.task.is_finished(),
-        "the ingester survives the outage"
-    );
+    assert!(!running.is_finished(), "the ingester survives the outage");
     assert_eq!(running.get("/healthz").await.0, 200);
     kafka.script("start");
     all.extend(during.await.unwrap());
     all.extend(produce(&producer, &topic, 2, &values(178_000_000_002_000, 300)).await);
     wait_archived(store.as_ref(), &all, Duration::from_secs(120)).await;
-    assert!(!running.task.is_finished(), "no crash");
-    running.stop().await;
+    assert!(!running.is_finished(), "no crash");
+    running.stop().await.expect("runs without error");
     let partitions = [(topic.clone(), 0), (topic.clone(), 1)];
     let mut config = kafka.settings().client_config().unwrap();
     config.set("group.id", &group);
@@ -1304,7 +1079,7 @@ async fn rebalances_mid_run_revoke_without_committing_past_unwritten_alerts() {
         assert_commits_cover_only_stored(store.as_ref(), &group, &all).await;
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
-    first.stop().await;
+    first.stop().await.expect("runs without error");
     assert_commits_cover_only_stored(store.as_ref(), &group, &all).await;
     all.extend(produce(&producer, &topic, 4, &values(179_000_000_100_000, 500)).await);
     let second = second.unwrap();
@@ -1318,6 +1093,6 @@ async fn rebalances_mid_run_revoke_without_committing_past_unwritten_alerts() {
         );
         tokio::time::sleep(Duration::from_millis(300)).await;
     }
-    second.stop().await;
+    second.stop().await.expect("runs without error");
     assert_commits_cover_only_stored(store.as_ref(), &group, &all).await;
 }

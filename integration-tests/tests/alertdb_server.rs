@@ -7,14 +7,13 @@ use alert_packet::generate::{AlertGenerator, GeneratorConfig, SplitMix64, VisitS
 use alert_packet::tree::{locate_with_python, SchemaTree};
 use alert_packet::wire;
 use alertdb_server::ServerConfig;
+use integration_tests::daemon::InProcessDaemon;
 use integration_tests::{repo_root, unique_name, Stack};
 use object_storage::object_store::{ObjectStore, ObjectStoreExt, PutPayload};
 use object_storage::StoreOptions;
 use serde_json::Value as Json;
-use std::net::SocketAddr;
 use std::sync::{Arc, OnceLock};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio_util::sync::CancellationToken;
 
 /// Realistic alerts of the latest schema, and that schema's stored text.
 struct Corpus {
@@ -116,41 +115,14 @@ async fn populate(alerts: &dyn ObjectStore, schemas: &dyn ObjectStore) {
     }
 }
 
-struct Server {
-    base: String,
-    address: SocketAddr,
-    shutdown: CancellationToken,
-    task: tokio::task::JoinHandle<Result<(), alertdb_server::RunError>>,
-    http: reqwest::Client,
-}
+/// The server in-process; its `run` error type.
+type Server = InProcessDaemon<alertdb_server::RunError>;
 
 async fn start(config: ServerConfig) -> Server {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let address = listener.local_addr().unwrap();
-    let shutdown = CancellationToken::new();
-    let task = tokio::spawn(alertdb_server::run(config, listener, shutdown.clone()));
-    Server {
-        base: format!("http://{address}"),
-        address,
-        shutdown,
-        task,
-        http: reqwest::Client::new(),
-    }
-}
-
-impl Server {
-    async fn get(&self, path: &str, headers: &[(&str, &str)]) -> reqwest::Response {
-        let mut request = self.http.get(format!("{}{path}", self.base));
-        for (name, value) in headers {
-            request = request.header(*name, *value);
-        }
-        request.send().await.unwrap()
-    }
-
-    async fn stop(self) {
-        self.shutdown.cancel();
-        self.task.await.unwrap().unwrap();
-    }
+    InProcessDaemon::start("alertdb-server", |listener, shutdown| {
+        alertdb_server::run(config, listener, shutdown)
+    })
+    .await
 }
 
 fn fastavro_json(schema_text: &str, message: &[u8]) -> Json {
@@ -176,14 +148,14 @@ fn fastavro_json(schema_text: &str, message: &[u8]) -> Json {
 /// Everything a client can observe, for one running server over a populated store.
 async fn exercise(server: &Server, prefix: &str) {
     let c = corpus();
-    let health = server.get(&format!("{prefix}/v1/health"), &[]).await;
+    let health = server.get_with(&format!("{prefix}/v1/health"), &[]).await;
     assert_eq!(health.status(), 200);
     assert_eq!(health.text().await.unwrap(), "OK");
 
     for (id, message, stored) in &c.alerts {
         let path = format!("{prefix}/v1/alerts/{id}");
         // Without gzip: the wire bytes.
-        let plain = server.get(&path, &[]).await;
+        let plain = server.get_with(&path, &[]).await;
         assert_eq!(plain.status(), 200, "{stored:?}");
         assert_eq!(plain.headers()["content-type"], "application/octet-stream");
         assert_eq!(
@@ -197,7 +169,7 @@ async fn exercise(server: &Server, prefix: &str) {
             "{stored:?}"
         );
         // With gzip: the stored object as it is when it is gzip; same bytes once decoded.
-        let gz = server.get(&path, &[("accept-encoding", "gzip")]).await;
+        let gz = server.get_with(&path, &[("accept-encoding", "gzip")]).await;
         assert_eq!(gz.status(), 200);
         let encoded = gz
             .headers()
@@ -221,15 +193,14 @@ async fn exercise(server: &Server, prefix: &str) {
             }
         }
         let again = server
-            .get(
+            .get_with(
                 &path,
                 &[("accept-encoding", "gzip"), ("if-none-match", &etag)],
             )
             .await;
         assert_eq!(again.status(), 304);
-        let head = server
-            .http
-            .head(format!("{}{path}", server.base))
+        let head = reqwest::Client::new()
+            .head(server.url(&path))
             .send()
             .await
             .unwrap();
@@ -243,7 +214,7 @@ async fn exercise(server: &Server, prefix: &str) {
     // Decoded JSON equals fastavro's reading of the same bytes with the stored schema.
     let (id, message, _) = &c.alerts[0];
     let ours: Json = server
-        .get(&format!("{prefix}/v1/alerts/{id}?format=json"), &[])
+        .get_with(&format!("{prefix}/v1/alerts/{id}?format=json"), &[])
         .await
         .json()
         .await
@@ -258,7 +229,7 @@ async fn exercise(server: &Server, prefix: &str) {
         ("template", "cutoutTemplate"),
     ] {
         let answer = server
-            .get(&format!("{prefix}/v1/alerts/{id}/cutouts/{kind}"), &[])
+            .get_with(&format!("{prefix}/v1/alerts/{id}/cutouts/{kind}"), &[])
             .await;
         match theirs[field].as_str() {
             Some(b64) => {
@@ -283,7 +254,7 @@ async fn exercise(server: &Server, prefix: &str) {
         (c.older_schema_id, &c.older_schema_text),
     ] {
         let answer = server
-            .get(&format!("{prefix}/v1/schemas/{schema_id}"), &[])
+            .get_with(&format!("{prefix}/v1/schemas/{schema_id}"), &[])
             .await;
         assert_eq!(answer.status(), 200);
         assert_eq!(
@@ -293,7 +264,7 @@ async fn exercise(server: &Server, prefix: &str) {
         let etag = answer.headers()["etag"].to_str().unwrap().to_owned();
         assert_eq!(answer.text().await.unwrap(), *text);
         let again = server
-            .get(
+            .get_with(
                 &format!("{prefix}/v1/schemas/{schema_id}"),
                 &[("if-none-match", &etag)],
             )
@@ -306,7 +277,7 @@ async fn exercise(server: &Server, prefix: &str) {
         ("/v1/schemas/1", 404, "schema not found"),
         ("/v1/unknown", 404, "Not Found"),
     ] {
-        let answer = server.get(&format!("{prefix}{path}"), &[]).await;
+        let answer = server.get_with(&format!("{prefix}{path}"), &[]).await;
         assert_eq!(answer.status(), status, "{path}");
         let body: Json = answer.json().await.unwrap();
         assert_eq!(body, serde_json::json!({ "detail": detail }), "{path}");
@@ -316,7 +287,7 @@ async fn exercise(server: &Server, prefix: &str) {
 /// Raw requests that a client library would refuse to send.
 async fn hostile_requests(server: &Server) {
     let raw = |request: Vec<u8>| async move {
-        let mut stream = tokio::net::TcpStream::connect(server.address)
+        let mut stream = tokio::net::TcpStream::connect(server.address())
             .await
             .unwrap();
         stream.write_all(&request).await.unwrap();
@@ -377,9 +348,9 @@ async fn serves_local_files_in_every_layout() {
     exercise(&server, "").await;
     exercise(&server, "/alertdb").await;
     hostile_requests(&server).await;
-    let ready = server.get("/readyz", &[]).await;
+    let ready = server.get_with("/readyz", &[]).await;
     assert_eq!(ready.status(), 200);
-    server.stop().await;
+    server.stop().await.expect("serves without error");
 }
 
 #[tokio::test]
@@ -407,7 +378,7 @@ async fn serves_fake_gcs_with_separate_buckets() {
     // Twice: the second pass is served from the caches and must not differ.
     exercise(&server, "").await;
     hostile_requests(&server).await;
-    server.stop().await;
+    server.stop().await.expect("serves without error");
 }
 
 #[tokio::test]
@@ -419,7 +390,7 @@ async fn shutdown_lets_requests_in_flight_finish() {
     let server = start(ServerConfig::for_url(&url)).await;
     let (id, message, _) = &corpus().alerts[0];
     // A slow reader: the response is in flight when shutdown starts.
-    let mut stream = tokio::net::TcpStream::connect(server.address)
+    let mut stream = tokio::net::TcpStream::connect(server.address())
         .await
         .unwrap();
     stream
@@ -430,20 +401,18 @@ async fn shutdown_lets_requests_in_flight_finish() {
         .await
         .unwrap();
     tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-    server.shutdown.cancel();
+    server.cancel();
     let mut response = Vec::new();
     stream.read_to_end(&mut response).await.unwrap();
     assert!(response.starts_with(b"HTTP/1.1 200"));
     assert!(response.ends_with(message), "whole body delivered");
-    tokio::time::timeout(std::time::Duration::from_secs(10), server.task)
+    let address = server.address();
+    server
+        .stop_within(std::time::Duration::from_secs(10))
         .await
-        .expect("server stopped")
-        .unwrap()
         .unwrap();
     // New connections are refused once it stopped.
-    assert!(tokio::net::TcpStream::connect(server.address)
-        .await
-        .is_err());
+    assert!(tokio::net::TcpStream::connect(address).await.is_err());
 }
 
 #[tokio::test]

@@ -12,70 +12,11 @@
 
 use alert_packet::binary::write_long;
 use alert_packet::wire;
+use integration_tests::faults::{Forwarder, Passage, PrivateKafka};
 use integration_tests::process::{free_port, Daemon};
 use integration_tests::{release_binary, unique_name, Stack};
 use rdkafka::producer::{FutureProducer, FutureRecord};
-use std::net::SocketAddr;
 use std::time::{Duration, Instant};
-use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::watch;
-
-/// A TCP forwarder the test controls: while shut, it accepts connections and holds them
-/// without a byte either way (a dependency that hangs); once open, every held and new
-/// connection is forwarded to `target`. [`Gate::cut`] closes every connection and refuses new
-/// ones until opened again (a dependency that is gone).
-struct Gate {
-    address: SocketAddr,
-    state: watch::Sender<GateState>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum GateState {
-    Hold,
-    Open,
-    Cut,
-}
-
-impl Gate {
-    async fn start(target: &str, state: GateState) -> Gate {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let address = listener.local_addr().unwrap();
-        let (tx, rx) = watch::channel(state);
-        let target = target.to_owned();
-        tokio::spawn(async move {
-            loop {
-                let Ok((mut inbound, _)) = listener.accept().await else {
-                    return;
-                };
-                let mut rx = rx.clone();
-                let target = target.clone();
-                tokio::spawn(async move {
-                    if *rx.borrow() == GateState::Cut {
-                        return;
-                    }
-                    let Ok(_) = rx.wait_for(|s| *s != GateState::Hold).await else {
-                        return;
-                    };
-                    if *rx.borrow() == GateState::Cut {
-                        return;
-                    }
-                    let Ok(mut outbound) = TcpStream::connect(&target).await else {
-                        return;
-                    };
-                    tokio::select! {
-                        _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => {}
-                        _ = rx.wait_for(|s| *s == GateState::Cut) => {}
-                    }
-                });
-            }
-        });
-        Gate { address, state: tx }
-    }
-
-    fn set(&self, state: GateState) {
-        self.state.send_replace(state);
-    }
-}
 
 /// `GET url`: the status and the body.
 async fn get(url: &str) -> (u16, String) {
@@ -203,10 +144,11 @@ async fn a_stalled_consume_loop_fails_healthz_within_its_deadline_and_recovers()
     let bucket = unique_name("health-stall");
     stack.create_s3_bucket(&bucket).await.unwrap();
     let schema_id = register_schema().await;
-    // The S3 server behind a gate that holds every connection: writes neither fail nor end.
-    let s3 = Gate::start(
+    // The S3 server behind a forwarder that holds every connection: writes neither fail nor
+    // end.
+    let s3 = Forwarder::start_in(
         stack.s3_endpoint.trim_start_matches("http://"),
-        GateState::Hold,
+        Passage::Hold,
     )
     .await;
     let aws = [
@@ -217,7 +159,7 @@ async fn a_stalled_consume_loop_fails_healthz_within_its_deadline_and_recovers()
     ];
     let logs = tempfile::tempdir().unwrap();
     let port = free_port();
-    let endpoint = format!("http://{}", s3.address);
+    let endpoint = format!("http://{}", s3.address());
     let ingester = Daemon::start(
         "alertdb-ingester",
         &release_binary("alertdb-ingester"),
@@ -279,7 +221,7 @@ async fn a_stalled_consume_loop_fails_healthz_within_its_deadline_and_recovers()
     );
 
     // The store answers again: the writes finish, the loop turns, /healthz passes.
-    s3.set(GateState::Open);
+    s3.open();
     let recovered = wait_for(&healthz, Duration::from_secs(60), &ingester, |s, _| {
         s == 200
     })
@@ -390,67 +332,8 @@ async fn a_missing_dead_letter_topic_keeps_the_ingester_not_ready_until_it_exist
 }
 
 // ---------------------------------------------------------------------------------------------
-// The replayer: a private single-node Kafka the test can stop (the shared one is never
-// stopped), started by the project's own script, as tests/alertdb_ingester.rs does.
-
-struct PrivateKafka {
-    dir: tempfile::TempDir,
-    ports: [u16; 4],
-}
-
-impl PrivateKafka {
-    fn command(&self, action: &str) -> std::process::Command {
-        let [plaintext, mtls, scram, controller] = self.ports;
-        let mut command =
-            std::process::Command::new(Stack::get().repo.join("scripts/kafka/kafka.sh"));
-        command
-            .arg(action)
-            .env("ALERTDIST_RUN_DIR", self.dir.path())
-            .env("ALERTDIST_KAFKA_PLAINTEXT_PORT", plaintext.to_string())
-            .env("ALERTDIST_KAFKA_MTLS_PORT", mtls.to_string())
-            .env("ALERTDIST_KAFKA_SCRAM_PORT", scram.to_string())
-            .env("ALERTDIST_KAFKA_CONTROLLER_PORT", controller.to_string());
-        command
-    }
-
-    fn script(&self, action: &str) {
-        let output = self.command(action).output().unwrap();
-        assert!(
-            output.status.success(),
-            "kafka.sh {action}: {}{}",
-            String::from_utf8_lossy(&output.stdout),
-            String::from_utf8_lossy(&output.stderr)
-        );
-    }
-
-    fn start() -> PrivateKafka {
-        let kafka = PrivateKafka {
-            dir: tempfile::tempdir().unwrap(),
-            ports: [free_port(), free_port(), free_port(), free_port()],
-        };
-        kafka.script("start");
-        kafka
-    }
-
-    fn bootstrap(&self) -> String {
-        format!("127.0.0.1:{}", self.ports[0])
-    }
-
-    fn client_config(&self) -> rdkafka::ClientConfig {
-        service_kit::kafka::KafkaSettings {
-            bootstrap_servers: self.bootstrap(),
-            ..Default::default()
-        }
-        .client_config()
-        .unwrap()
-    }
-}
-
-impl Drop for PrivateKafka {
-    fn drop(&mut self) {
-        let _ = self.command("stop").output();
-    }
-}
+// The replayer: a private single-node Kafka the test can stop (faults::PrivateKafka; the
+// shared one is never stopped).
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_replayer_waits_for_its_topics_and_fails_healthz_while_it_cannot_produce() {
@@ -500,22 +383,7 @@ async fn a_replayer_waits_for_its_topics_and_fails_healthz_while_it_cannot_produ
     assert!(replayer.log_text().contains(&reason));
 
     // The source appears with a few alerts: the destination is created, passes run, ready.
-    let admin: rdkafka::admin::AdminClient<rdkafka::client::DefaultClientContext> =
-        kafka.client_config().create().unwrap();
-    for result in admin
-        .create_topics(
-            &[rdkafka::admin::NewTopic::new(
-                &src,
-                1,
-                rdkafka::admin::TopicReplication::Fixed(1),
-            )],
-            &rdkafka::admin::AdminOptions::new().operation_timeout(Some(Duration::from_secs(10))),
-        )
-        .await
-        .unwrap()
-    {
-        result.unwrap();
-    }
+    kafka.create_topic(&src, 1).await.unwrap();
     let producer: FutureProducer = kafka.client_config().create().unwrap();
     for id in 0..20 {
         producer

@@ -7,7 +7,7 @@
 //! are not ours and are skipped.
 
 use integration_tests::kafka_io::produce;
-use integration_tests::process::{free_port, metric_sum, wait_http, Daemon};
+use integration_tests::process::{free_port, metric_sum, wait_http, Daemon, WorkDir};
 use integration_tests::{service_binary, unique_name, Stack};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -145,7 +145,7 @@ async fn every_metric_the_dashboard_and_the_alerting_rules_name_is_exported() {
             && expected.keys().any(|n| n.starts_with("registry_proxy_")),
         "metric_names.py found too few names: {expected:?}"
     );
-    let dir = KeepOnPanic(Some(tempfile::tempdir().unwrap()));
+    let dir = WorkDir::new("metric-names").unwrap();
     let logs = dir.path().join("logs");
     let archive = dir.path().join("archive");
     std::fs::create_dir_all(&logs).unwrap();
@@ -448,26 +448,4 @@ async fn every_metric_the_dashboard_and_the_alerting_rules_name_is_exported() {
         .delete_topics(&[&static_topic, &live_topic, &dead_letters])
         .await
         .unwrap();
-}
-
-/// A temporary directory, kept (and named on stderr) when the test fails, for its logs.
-struct KeepOnPanic(Option<tempfile::TempDir>);
-
-impl KeepOnPanic {
-    fn path(&self) -> &Path {
-        self.0.as_ref().expect("until dropped").path()
-    }
-}
-
-impl Drop for KeepOnPanic {
-    fn drop(&mut self) {
-        if let Some(dir) = self.0.take() {
-            if std::thread::panicking() {
-                eprintln!(
-                    "service logs of the failed run: {}/logs",
-                    dir.keep().display()
-                );
-            }
-        }
-    }
 }

@@ -5,6 +5,8 @@
 //! Outage tests never stop the shared registry: they put a private TCP forwarder (or a
 //! private server) between the proxy and the upstream and close that instead.
 
+use integration_tests::daemon::InProcessDaemon;
+use integration_tests::faults::Forwarder;
 use integration_tests::{unique_name, Stack};
 use registry_proxy::settings::{DurationSetting, Settings};
 use reqwest::header::{HeaderMap, ACCEPT, CACHE_CONTROL, CONTENT_TYPE, ETAG};
@@ -16,81 +18,47 @@ use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinHandle;
-use tokio_util::sync::CancellationToken;
 
 const CONFLUENT_JSON: &str = "application/vnd.schemaregistry.v1+json";
 const PREFIX: &str = "/schema-registry";
 
-/// A proxy running in-process on a port-0 listener; stopped when dropped.
-struct ProxyHandle {
-    addr: SocketAddr,
-    prefix: String,
-    shutdown: CancellationToken,
-    task: Option<JoinHandle<Result<(), registry_proxy::RunError>>>,
+/// The proxy in-process, its API under its `path_prefix`.
+type Proxy = InProcessDaemon<registry_proxy::RunError>;
+
+/// A proxy of `upstream`, with its API under `prefix` if any.
+async fn start_proxy(upstream: &str, prefix: Option<&str>) -> Proxy {
+    start_proxy_with(Settings {
+        upstream_url: Some(upstream.to_owned()),
+        path_prefix: prefix.unwrap_or_default().to_owned(),
+        readiness_interval: DurationSetting(Duration::from_millis(200)),
+        upstream_timeout: DurationSetting(Duration::from_secs(5)),
+        ..Settings::default()
+    })
+    .await
 }
 
-impl ProxyHandle {
-    async fn start(upstream: &str, prefix: Option<&str>) -> Self {
-        Self::start_with(Settings {
-            upstream_url: Some(upstream.to_owned()),
-            path_prefix: prefix.unwrap_or_default().to_owned(),
-            readiness_interval: DurationSetting(Duration::from_millis(200)),
-            upstream_timeout: DurationSetting(Duration::from_secs(5)),
-            ..Settings::default()
-        })
+async fn start_proxy_with(settings: Settings) -> Proxy {
+    let prefix = settings.path_prefix.clone();
+    let config = settings.validate().expect("valid test settings");
+    InProcessDaemon::start("registry-proxy", |listener, shutdown| {
+        registry_proxy::run(config, listener, shutdown)
+    })
+    .await
+    .with_base_path(&prefix)
+}
+
+/// Graceful shutdown: `run` returns promptly, and cleanly, once cancelled.
+async fn stop(proxy: Proxy) {
+    proxy
+        .stop_within(Duration::from_secs(10))
         .await
-    }
-
-    async fn start_with(settings: Settings) -> Self {
-        let prefix = settings.path_prefix.clone();
-        let config = settings.validate().expect("valid test settings");
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let shutdown = CancellationToken::new();
-        let task = tokio::spawn(registry_proxy::run(config, listener, shutdown.clone()));
-        Self {
-            addr,
-            prefix,
-            shutdown,
-            task: Some(task),
-        }
-    }
-
-    /// URL of a registry path through the proxy (with the prefix, if any).
-    fn url(&self, path: &str) -> String {
-        format!("http://{}{}{}", self.addr, self.prefix, path)
-    }
-
-    /// URL of an ops route (always at the root).
-    fn ops_url(&self, path: &str) -> String {
-        format!("http://{}{}", self.addr, path)
-    }
-
-    async fn metrics(&self) -> String {
-        reqwest::get(self.ops_url("/metrics"))
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap()
-    }
-
-    /// Graceful shutdown: `run` returns promptly once cancelled.
-    async fn stop(mut self) {
-        self.shutdown.cancel();
-        let task = self.task.take().unwrap();
-        tokio::time::timeout(Duration::from_secs(10), task)
-            .await
-            .expect("the proxy stops within 10 s of shutdown")
-            .unwrap()
-            .expect("the proxy stops cleanly");
-    }
+        .expect("the proxy stops cleanly");
 }
 
-impl Drop for ProxyHandle {
-    fn drop(&mut self) {
-        self.shutdown.cancel();
-    }
+async fn metrics(proxy: &Proxy) -> String {
+    let (status, text) = proxy.get("/metrics").await;
+    assert_eq!(status, 200, "{text}");
+    text
 }
 
 /// Sum of a metric's samples whose line contains every one of `labels`.
@@ -176,7 +144,7 @@ async fn reads_return_exactly_what_the_upstream_returns() {
     let missing = unique_name("proxy-missing");
 
     for prefix in [None, Some(PREFIX)] {
-        let proxy = ProxyHandle::start(registry, prefix).await;
+        let proxy = start_proxy(registry, prefix).await;
         let paths = [
             format!("/schemas/ids/{id}"),
             format!("/schemas/ids/{id}/schema"),
@@ -195,7 +163,7 @@ async fn reads_return_exactly_what_the_upstream_returns() {
                 let mut attempts = 0;
                 loop {
                     let (direct, _) = get(&format!("{registry}{path}"), accept).await;
-                    let (proxied, headers) = get(&proxy.url(path), accept).await;
+                    let (proxied, headers) = get(&proxy.api_url(path), accept).await;
                     attempts += 1;
                     if direct != proxied && path == "/subjects" && attempts < 5 {
                         continue;
@@ -223,12 +191,12 @@ async fn reads_return_exactly_what_the_upstream_returns() {
 
         // A second read of a schema comes from the cache, identical to the first.
         let path = format!("/schemas/ids/{id}");
-        let (first, first_headers) = get(&proxy.url(&path), Some(CONFLUENT_JSON)).await;
-        let (second, second_headers) = get(&proxy.url(&path), Some(CONFLUENT_JSON)).await;
+        let (first, first_headers) = get(&proxy.api_url(&path), Some(CONFLUENT_JSON)).await;
+        let (second, second_headers) = get(&proxy.api_url(&path), Some(CONFLUENT_JSON)).await;
         assert_eq!(first, second);
         assert_eq!(first.content_type.as_deref(), Some(CONFLUENT_JSON));
         assert_eq!(first_headers[ETAG], second_headers[ETAG]);
-        let metrics = proxy.metrics().await;
+        let metrics = metrics(&proxy).await;
         assert!(
             metric_sum(
                 &metrics,
@@ -247,7 +215,7 @@ async fn reads_return_exactly_what_the_upstream_returns() {
 
         // Conditional GET with the ETag: 304, no body.
         let response = reqwest::Client::new()
-            .get(proxy.url(&path))
+            .get(proxy.api_url(&path))
             .header(ACCEPT, CONFLUENT_JSON)
             .header("If-None-Match", first_headers[ETAG].clone())
             .send()
@@ -258,7 +226,7 @@ async fn reads_return_exactly_what_the_upstream_returns() {
 
         // HEAD: same status and content type, no body.
         let response = reqwest::Client::new()
-            .head(proxy.url(&format!("/subjects/{subject}/versions")))
+            .head(proxy.api_url(&format!("/subjects/{subject}/versions")))
             .send()
             .await
             .unwrap();
@@ -268,33 +236,33 @@ async fn reads_return_exactly_what_the_upstream_returns() {
 
         // Ops routes sit at the root, outside the prefix.
         for ops in ["/healthz", "/metrics"] {
-            let response = reqwest::get(proxy.ops_url(ops)).await.unwrap();
+            let response = reqwest::get(proxy.url(ops)).await.unwrap();
             assert_eq!(response.status(), StatusCode::OK, "{ops}");
         }
         wait_ready(&proxy, true).await;
 
         if prefix.is_some() {
             // Without the prefix: the proxy's own Confluent-shaped 404, not the registry.
-            let (answer, _) = get(&proxy.ops_url("/subjects"), None).await;
+            let (answer, _) = get(&proxy.url("/subjects"), None).await;
             assert_eq!(answer.status, StatusCode::NOT_FOUND);
             let body: serde_json::Value = serde_json::from_str(&answer.body).unwrap();
             assert_eq!(body["error_code"], 404);
             assert!(body["message"].as_str().unwrap().contains(PREFIX));
-            let (answer, _) = get(&proxy.ops_url("/schema-registryx/subjects"), None).await;
+            let (answer, _) = get(&proxy.url("/schema-registryx/subjects"), None).await;
             assert_eq!(answer.status, StatusCode::NOT_FOUND);
         }
-        proxy.stop().await;
+        stop(proxy).await;
     }
 }
 
-async fn wait_ready(proxy: &ProxyHandle, expected: bool) {
+async fn wait_ready(proxy: &Proxy, expected: bool) {
     let wanted = if expected {
         StatusCode::OK
     } else {
         StatusCode::SERVICE_UNAVAILABLE
     };
     for _ in 0..100 {
-        let response = reqwest::get(proxy.ops_url("/readyz")).await.unwrap();
+        let response = reqwest::get(proxy.url("/readyz")).await.unwrap();
         if response.status() == wanted {
             return;
         }
@@ -372,8 +340,8 @@ async fn writes_are_refused_and_never_reach_the_upstream() {
     ];
 
     for prefix in [None, Some(PREFIX)] {
-        let proxy = ProxyHandle::start(registry, prefix).await;
-        let host = proxy.addr.to_string();
+        let proxy = start_proxy(registry, prefix).await;
+        let host = proxy.address().to_string();
         let base = prefix.unwrap_or_default();
         let mut sent = 0;
         for (path, body) in &write_routes {
@@ -396,7 +364,7 @@ async fn writes_are_refused_and_never_reach_the_upstream() {
                              Connection: close\r\n\r\n{body}",
                             body.len()
                         );
-                        let (status, head, response_body) = raw(proxy.addr, &request).await;
+                        let (status, head, response_body) = raw(proxy.address(), &request).await;
                         assert_eq!(status, 405, "{method} {target} {header:?}: {head}");
                         let head = head.to_ascii_lowercase();
                         assert!(head.contains("allow: get, head"), "{head}");
@@ -409,7 +377,7 @@ async fn writes_are_refused_and_never_reach_the_upstream() {
                 }
             }
         }
-        let metrics = proxy.metrics().await;
+        let metrics = metrics(&proxy).await;
         assert_eq!(
             metric_sum(&metrics, "registry_proxy_denied_writes_total", &[]),
             f64::from(sent),
@@ -431,7 +399,7 @@ async fn writes_are_refused_and_never_reach_the_upstream() {
              X-HTTP-Method-Override: DELETE\r\nX-HTTP-Method: DELETE\r\n\
              Connection: close\r\n\r\n"
         );
-        let (status, head, body) = raw(proxy.addr, &request).await;
+        let (status, head, body) = raw(proxy.address(), &request).await;
         assert_eq!((status, body.as_str()), (200, "[1]"), "{head}");
 
         // An absolute-form GET goes to our upstream, never to the host it names, with the
@@ -440,7 +408,7 @@ async fn writes_are_refused_and_never_reach_the_upstream() {
             "GET http://registry.evil.example{base}/x/../subjects//{subject}/./versions HTTP/1.1\r\n\
              Host: registry.evil.example\r\nConnection: close\r\n\r\n"
         );
-        let (status, head, body) = raw(proxy.addr, &request).await;
+        let (status, head, body) = raw(proxy.address(), &request).await;
         assert_eq!((status, body.as_str()), (200, "[1]"), "{head}");
 
         // A GET with a body, and encoded traversal, are refused before the upstream.
@@ -448,12 +416,12 @@ async fn writes_are_refused_and_never_reach_the_upstream() {
             "GET {base}/subjects HTTP/1.1\r\nHost: {host}\r\nContent-Length: 2\r\n\
              Connection: close\r\n\r\n{{}}"
         );
-        assert_eq!(raw(proxy.addr, &request).await.0, 400);
+        assert_eq!(raw(proxy.address(), &request).await.0, 400);
         let request = format!(
             "GET {base}/subjects HTTP/1.1\r\nHost: {host}\r\nTransfer-Encoding: chunked\r\n\
              Connection: close\r\n\r\n2\r\n{{}}\r\n0\r\n\r\n"
         );
-        assert_eq!(raw(proxy.addr, &request).await.0, 400);
+        assert_eq!(raw(proxy.address(), &request).await.0, 400);
         for target in [
             format!("{base}/subjects/%2e%2e/config"),
             format!("{base}/subjects/{subject}%2f..%2f..%2fconfig"),
@@ -461,11 +429,11 @@ async fn writes_are_refused_and_never_reach_the_upstream() {
         ] {
             let request =
                 format!("GET {target} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n");
-            let (status, head, body) = raw(proxy.addr, &request).await;
+            let (status, head, body) = raw(proxy.address(), &request).await;
             assert_eq!(status, 400, "{target}: {head}");
             assert!(body.contains("\"error_code\":400"), "{body}");
         }
-        proxy.stop().await;
+        stop(proxy).await;
     }
 
     let after = upstream_state(registry, &subject, &ghost).await;
@@ -475,51 +443,6 @@ async fn writes_are_refused_and_never_reach_the_upstream() {
         StatusCode::NOT_FOUND,
         "no subject was created"
     );
-}
-
-/// A TCP forwarder to the real registry that the test can close, so the proxy sees the
-/// upstream go away without anyone stopping the shared registry.
-struct Forwarder {
-    addr: SocketAddr,
-    shutdown: CancellationToken,
-    task: JoinHandle<()>,
-}
-
-impl Forwarder {
-    async fn start(target: SocketAddr) -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let shutdown = CancellationToken::new();
-        let token = shutdown.clone();
-        let task = tokio::spawn(async move {
-            let mut connections = tokio::task::JoinSet::new();
-            loop {
-                tokio::select! {
-                    _ = token.cancelled() => break,
-                    accepted = listener.accept() => {
-                        let Ok((mut inbound, _)) = accepted else { continue };
-                        connections.spawn(async move {
-                            if let Ok(mut outbound) = TcpStream::connect(target).await {
-                                let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
-                            }
-                        });
-                    }
-                }
-            }
-            // Dropping the listener and every connection: the port now refuses.
-            connections.shutdown().await;
-        });
-        Self {
-            addr,
-            shutdown,
-            task,
-        }
-    }
-
-    async fn close(self) {
-        self.shutdown.cancel();
-        self.task.await.unwrap();
-    }
 }
 
 fn registry_socket(registry: &str) -> (SocketAddr, String) {
@@ -545,20 +468,20 @@ async fn schemas_are_served_from_cache_while_the_upstream_is_down() {
     let subject = unique_name("proxy-cache");
     let id = register(registry, &subject, "a").await;
     let (socket, base_path) = registry_socket(registry);
-    let forwarder = Forwarder::start(socket).await;
-    let forwarder_addr = forwarder.addr.to_string();
+    let forwarder = Forwarder::start(socket.to_string()).await;
+    let forwarder_addr = forwarder.address().to_string();
     let upstream = format!("http://{forwarder_addr}{base_path}");
-    let proxy = ProxyHandle::start(&upstream, Some(PREFIX)).await;
+    let proxy = start_proxy(&upstream, Some(PREFIX)).await;
     wait_ready(&proxy, true).await;
     // A second proxy with the short TTL cache of other GETs turned on.
-    let ttl_proxy = ProxyHandle::start_with(Settings {
+    let ttl_proxy = start_proxy_with(Settings {
         upstream_url: Some(upstream.clone()),
         passthrough_cache_ttl: DurationSetting(Duration::from_secs(300)),
         ..Settings::default()
     })
     .await;
     let versions_path = format!("/subjects/{subject}/versions");
-    let (versions, _) = get(&ttl_proxy.url(&versions_path), None).await;
+    let (versions, _) = get(&ttl_proxy.api_url(&versions_path), None).await;
     assert_eq!(
         (versions.status, versions.body.as_str()),
         (StatusCode::OK, "[1]")
@@ -566,18 +489,19 @@ async fn schemas_are_served_from_cache_while_the_upstream_is_down() {
 
     let path = format!("/schemas/ids/{id}");
     let (direct, _) = get(&format!("{registry}{path}"), Some(CONFLUENT_JSON)).await;
-    let (first, first_headers) = get(&proxy.url(&path), Some(CONFLUENT_JSON)).await;
+    let (first, first_headers) = get(&proxy.api_url(&path), Some(CONFLUENT_JSON)).await;
     assert_eq!(first, direct);
     // An unknown id while the upstream is up: the registry's own 404, not stored.
     let unknown = "/schemas/ids/2147483001";
-    let (not_found, _) = get(&proxy.url(unknown), None).await;
+    let (not_found, _) = get(&proxy.api_url(unknown), None).await;
     assert_eq!(not_found.status, StatusCode::NOT_FOUND);
     assert!(not_found.body.contains("40403"), "{}", not_found.body);
 
-    forwarder.close().await;
+    // The port closes: connecting to the upstream is refused.
+    forwarder.stop().await;
     wait_ready(&proxy, false).await;
 
-    let (cached, cached_headers) = get(&proxy.url(&path), Some(CONFLUENT_JSON)).await;
+    let (cached, cached_headers) = get(&proxy.api_url(&path), Some(CONFLUENT_JSON)).await;
     assert_eq!(cached, direct, "schema {id} served from the cache");
     assert_eq!(cached_headers[ETAG], first_headers[ETAG]);
     assert_eq!(
@@ -585,7 +509,7 @@ async fn schemas_are_served_from_cache_while_the_upstream_is_down() {
         "public, max-age=31536000, immutable"
     );
 
-    let (down, _) = get(&proxy.url(unknown), None).await;
+    let (down, _) = get(&proxy.api_url(unknown), None).await;
     assert_eq!(down.status, StatusCode::BAD_GATEWAY, "{}", down.body);
     let body: serde_json::Value = serde_json::from_str(&down.body).unwrap();
     assert_eq!(body["error_code"], 502);
@@ -596,20 +520,20 @@ async fn schemas_are_served_from_cache_while_the_upstream_is_down() {
         down.body
     );
     // Other reads are not cached (TTL cache off by default): 502 too.
-    let (subjects, _) = get(&proxy.url("/subjects"), None).await;
+    let (subjects, _) = get(&proxy.api_url("/subjects"), None).await;
     assert_eq!(subjects.status, StatusCode::BAD_GATEWAY);
     // ... unless the TTL cache is on and holds them.
-    let (cached_versions, _) = get(&ttl_proxy.url(&versions_path), None).await;
+    let (cached_versions, _) = get(&ttl_proxy.api_url(&versions_path), None).await;
     assert_eq!(cached_versions, versions, "served from the TTL cache");
-    let (subjects, _) = get(&ttl_proxy.url("/subjects"), None).await;
+    let (subjects, _) = get(&ttl_proxy.api_url("/subjects"), None).await;
     assert_eq!(
         subjects.status,
         StatusCode::BAD_GATEWAY,
         "never read, so not cached"
     );
-    ttl_proxy.stop().await;
+    stop(ttl_proxy).await;
 
-    let metrics = proxy.metrics().await;
+    let metrics = metrics(&proxy).await;
     assert!(
         metric_sum(
             &metrics,
@@ -618,7 +542,7 @@ async fn schemas_are_served_from_cache_while_the_upstream_is_down() {
         ) >= 1.0,
         "{metrics}"
     );
-    proxy.stop().await;
+    stop(proxy).await;
 }
 
 #[tokio::test]
@@ -632,7 +556,7 @@ async fn a_slow_upstream_gives_504_and_a_dead_one_502() {
             held.push(stream);
         }
     });
-    let proxy = ProxyHandle::start_with(Settings {
+    let proxy = start_proxy_with(Settings {
         upstream_url: Some(format!("http://{silent_addr}/apis/ccompat/v7")),
         upstream_timeout: DurationSetting(Duration::from_millis(300)),
         readiness_interval: DurationSetting(Duration::from_millis(200)),
@@ -641,27 +565,27 @@ async fn a_slow_upstream_gives_504_and_a_dead_one_502() {
     .await;
     for path in ["/schemas/ids/1", "/subjects"] {
         let started = std::time::Instant::now();
-        let (answer, _) = get(&proxy.url(path), None).await;
+        let (answer, _) = get(&proxy.api_url(path), None).await;
         assert_eq!(answer.status, StatusCode::GATEWAY_TIMEOUT, "{path}");
         assert!(started.elapsed() < Duration::from_secs(5));
         let body: serde_json::Value = serde_json::from_str(&answer.body).unwrap();
         assert_eq!(body["error_code"], 504);
     }
     wait_ready(&proxy, false).await;
-    proxy.stop().await;
+    stop(proxy).await;
     holder.abort();
 
     // Nothing listens on this port any more.
     let closed = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let closed_addr = closed.local_addr().unwrap();
     drop(closed);
-    let proxy = ProxyHandle::start(&format!("http://{closed_addr}"), None).await;
-    let (answer, _) = get(&proxy.url("/schemas/ids/1"), None).await;
+    let proxy = start_proxy(&format!("http://{closed_addr}"), None).await;
+    let (answer, _) = get(&proxy.api_url("/schemas/ids/1"), None).await;
     assert_eq!(answer.status, StatusCode::BAD_GATEWAY);
     let body: serde_json::Value = serde_json::from_str(&answer.body).unwrap();
     assert_eq!(body["error_code"], 502);
     assert!(body["message"].as_str().unwrap().contains("unreachable"));
-    proxy.stop().await;
+    stop(proxy).await;
 }
 
 #[tokio::test]
@@ -686,12 +610,12 @@ async fn concurrent_misses_for_one_id_make_one_upstream_request() {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let upstream_addr = listener.local_addr().unwrap();
     let server = tokio::spawn(async move { axum::serve(listener, app).await });
-    let proxy = ProxyHandle::start(&format!("http://{upstream_addr}"), None).await;
+    let proxy = start_proxy(&format!("http://{upstream_addr}"), None).await;
 
     let client = reqwest::Client::new();
     let requests = (0..32).map(|_| {
         let client = client.clone();
-        let url = proxy.url("/schemas/ids/42");
+        let url = proxy.api_url("/schemas/ids/42");
         async move { client.get(url).send().await.unwrap().text().await.unwrap() }
     });
     let bodies = futures::future::join_all(requests).await;
@@ -706,7 +630,7 @@ async fn concurrent_misses_for_one_id_make_one_upstream_request() {
         1,
         "one upstream request for 32 clients"
     );
-    let metrics = proxy.metrics().await;
+    let metrics = metrics(&proxy).await;
     let lookups = |result: &str| {
         metric_sum(
             &metrics,
@@ -719,7 +643,7 @@ async fn concurrent_misses_for_one_id_make_one_upstream_request() {
         lookups("miss") + lookups("collapsed") + lookups("hit"),
         32.0
     );
-    proxy.stop().await;
+    stop(proxy).await;
     server.abort();
 }
 
@@ -746,12 +670,12 @@ async fn confluent_python_client_reads_and_cannot_write() {
     let registry = &stack.registry_url;
     let subject = unique_name("proxy-python");
     let id = register(registry, &subject, "a").await;
-    let proxy = ProxyHandle::start(registry, Some(PREFIX)).await;
+    let proxy = start_proxy(registry, Some(PREFIX)).await;
     let script = tempfile::Builder::new().suffix(".py").tempfile().unwrap();
     std::fs::write(script.path(), PYTHON_CLIENT).unwrap();
     let output = tokio::process::Command::new(&stack.python)
         .arg(script.path())
-        .arg(proxy.url(""))
+        .arg(proxy.api_url(""))
         .arg(id.to_string())
         .arg(&subject)
         .output()
@@ -778,7 +702,7 @@ async fn confluent_python_client_reads_and_cannot_write() {
     // Still one version upstream.
     let (versions, _) = get(&format!("{registry}/subjects/{subject}/versions"), None).await;
     assert_eq!(versions.body, "[1]");
-    proxy.stop().await;
+    stop(proxy).await;
 }
 
 #[tokio::test]
@@ -895,22 +819,22 @@ async fn an_https_upstream_is_trusted_through_the_configured_ca() {
     let upstream = format!("https://{front}{base_path}");
     let (direct, _) = get(&format!("{}/config", stack.registry_url), None).await;
 
-    let trusted = ProxyHandle::start_with(Settings {
+    let trusted = start_proxy_with(Settings {
         upstream_url: Some(upstream.clone()),
         upstream_ca_file: Some(stack.tls_ca.clone()),
         ..Settings::default()
     })
     .await;
-    let (answer, _) = get(&trusted.url("/config"), None).await;
+    let (answer, _) = get(&trusted.api_url("/config"), None).await;
     assert_eq!(answer, direct);
-    trusted.stop().await;
+    stop(trusted).await;
 
     // Without the CA the certificate is not trusted: the upstream is unreachable.
-    let untrusted = ProxyHandle::start(&upstream, None).await;
-    let (answer, _) = get(&untrusted.url("/config"), None).await;
+    let untrusted = start_proxy(&upstream, None).await;
+    let (answer, _) = get(&untrusted.api_url("/config"), None).await;
     assert_eq!(answer.status, StatusCode::BAD_GATEWAY, "{}", answer.body);
     assert!(answer.body.contains("certificate"), "{}", answer.body);
-    untrusted.stop().await;
+    stop(untrusted).await;
     task.abort();
 }
 
@@ -930,12 +854,12 @@ async fn shutdown_finishes_the_requests_in_flight() {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let upstream_addr = listener.local_addr().unwrap();
     let server = tokio::spawn(async move { axum::serve(listener, app).await });
-    let proxy = ProxyHandle::start(&format!("http://{upstream_addr}"), None).await;
-    let url = proxy.url("/subjects");
+    let proxy = start_proxy(&format!("http://{upstream_addr}"), None).await;
+    let url = proxy.api_url("/subjects");
     let in_flight = tokio::spawn(async move { get(&url, None).await.0 });
     tokio::time::sleep(Duration::from_millis(150)).await;
-    let addr = proxy.addr;
-    proxy.stop().await;
+    let addr = proxy.address();
+    stop(proxy).await;
     let answer = in_flight.await.unwrap();
     assert_eq!(
         (answer.status, answer.body.as_str()),
@@ -964,7 +888,7 @@ async fn only_the_accept_header_reaches_the_upstream() {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let upstream_addr = listener.local_addr().unwrap();
     let server = tokio::spawn(async move { axum::serve(listener, app).await });
-    let proxy = ProxyHandle::start(&format!("http://{upstream_addr}"), None).await;
+    let proxy = start_proxy(&format!("http://{upstream_addr}"), None).await;
     let request = format!(
         "GET /subjects HTTP/1.1\r\nHost: public.example\r\nAccept: {CONFLUENT_JSON}\r\n\
          X-HTTP-Method-Override: DELETE\r\nX-HTTP-Method: DELETE\r\nX-Method-Override: PUT\r\n\
@@ -972,7 +896,7 @@ async fn only_the_accept_header_reaches_the_upstream() {
          Proxy-Authorization: Basic eDp5\r\nAuthorization: Basic eDp5\r\nCookie: a=b\r\n\
          Forwarded: for=1.2.3.4;host=internal\r\nX-Forwarded-Host: internal\r\n\r\n"
     );
-    let (status, head, body) = raw(proxy.addr, &request).await;
+    let (status, head, body) = raw(proxy.address(), &request).await;
     assert_eq!(status, 200, "{head}");
     let seen: serde_json::Value = serde_json::from_str(&body).unwrap();
     assert_eq!(seen["accept"], CONFLUENT_JSON);
@@ -984,6 +908,6 @@ async fn only_the_accept_header_reaches_the_upstream() {
         .collect();
     names.sort_unstable();
     assert_eq!(names, ["accept", "host"], "{seen}");
-    proxy.stop().await;
+    stop(proxy).await;
     server.abort();
 }

@@ -13,7 +13,7 @@ use alert_packet::generate::{write_visit, AlertGenerator, GeneratorConfig, Visit
 use alert_packet::wire::unframe;
 use futures::StreamExt;
 use integration_tests::kafka_io::{self, consumer, produce, receive};
-use integration_tests::process::{free_port, metric_sum, wait_http, Daemon};
+use integration_tests::process::{free_port, metric_sum, wait_http, Daemon, WorkDir};
 use integration_tests::{release_binary, unique_name, Stack};
 use md5::{Digest, Md5};
 use rdkafka::error::RDKafkaErrorCode;
@@ -21,7 +21,6 @@ use rdkafka::Message;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
-use tempfile::TempDir;
 
 /// The heavy tests share two cores; running them one at a time keeps each one's figures and
 /// timeouts meaningful.
@@ -45,7 +44,8 @@ fn md5_hex(bytes: &[u8]) -> String {
 /// One copy of the system on the shared stack, with its own topics, subject, users, group,
 /// archive directory and ports.
 struct System {
-    dir: TempDir,
+    /// Kept, logs included, when the test fails.
+    dir: WorkDir,
     logs: PathBuf,
     archive: PathBuf,
     subject: String,
@@ -69,7 +69,7 @@ impl System {
     /// otherwise `rubin-alert-sim generate` makes realistic ~108 KB alerts.
     async fn start(alerts: usize, small: bool) -> System {
         let stack = Stack::get();
-        let dir = tempfile::tempdir().unwrap();
+        let dir = WorkDir::new("whole-system").unwrap();
         let logs = dir.path().join("logs");
         let archive = dir.path().join("archive");
         std::fs::create_dir_all(&logs).unwrap();
@@ -390,28 +390,6 @@ impl System {
             tokio::time::sleep(Duration::from_millis(250)).await;
         }
     }
-
-    /// Keeps the logs for a look after a failure (the temporary directory goes otherwise).
-    fn keep_logs_on_panic(&self) -> KeepLogs {
-        KeepLogs(self.logs.clone())
-    }
-}
-
-/// On drop during a panic, prints where the logs of a failed run were copied.
-struct KeepLogs(PathBuf);
-
-impl Drop for KeepLogs {
-    fn drop(&mut self) {
-        if std::thread::panicking() {
-            let kept = std::env::temp_dir().join(unique_name("whole-system-logs"));
-            let _ = Command::new("cp")
-                .arg("-r")
-                .arg(&self.0)
-                .arg(&kept)
-                .status();
-            eprintln!("service logs of the failed run: {}", kept.display());
-        }
-    }
 }
 
 enum Expect<'a> {
@@ -501,7 +479,6 @@ async fn a_visit_reaches_the_brokers_and_the_archive_byte_identical() {
     const ALERTS: usize = 10_000;
     let _turn = HEAVY.lock().await;
     let system = System::start(ALERTS, false).await;
-    let _keep = system.keep_logs_on_panic();
 
     let started = Instant::now();
     let mut replay = system.play_stream(&["--passes", "1"]);
@@ -588,7 +565,6 @@ async fn services_killed_and_restarted_during_replays_lose_nothing() {
     const ALERTS: usize = 500;
     let _turn = HEAVY.lock().await;
     let mut system = System::start(ALERTS, true).await;
-    let _keep = system.keep_logs_on_panic();
     let sim_metrics = format!("http://127.0.0.1:{}/metrics", system.sim_port);
     let expect_file = system.dir.path().join("broker-expect");
     let digests = system.dir.path().join("broker-digests");
