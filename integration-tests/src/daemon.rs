@@ -169,3 +169,64 @@ impl<E> Drop for InProcessDaemon<E> {
         self.shutdown.cancel();
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A service like the workspace's: serves until its shutdown token is cancelled.
+    async fn hello(listener: TcpListener, shutdown: CancellationToken) -> Result<(), String> {
+        let app = axum::Router::new().route("/api/hello", axum::routing::get(|| async { "hi" }));
+        axum::serve(listener, app)
+            .with_graceful_shutdown(shutdown.cancelled_owned())
+            .await
+            .map_err(|e| e.to_string())
+    }
+
+    #[tokio::test]
+    async fn serves_on_its_address_and_stop_returns_what_run_returned() {
+        let daemon = InProcessDaemon::start("hello", hello)
+            .await
+            .with_base_path("/api");
+        assert_eq!(daemon.get("/api/hello").await, (200, "hi".to_owned()));
+        assert_eq!(
+            daemon.api_url("/hello"),
+            format!("http://{}/api/hello", daemon.address())
+        );
+        assert_eq!(daemon.get("/nowhere").await.0, 404);
+        assert!(!daemon.is_finished());
+        let address = daemon.address();
+        assert_eq!(daemon.stop().await, Ok(()));
+        assert!(tokio::net::TcpStream::connect(address).await.is_err());
+
+        let failing = InProcessDaemon::start("failing", |_, _| async { Err("broken") }).await;
+        assert_eq!(failing.stop().await, Err("broken"));
+    }
+
+    #[tokio::test]
+    async fn dropping_the_handle_cancels_the_service() {
+        let (sender, receiver) = tokio::sync::oneshot::channel();
+        let daemon = InProcessDaemon::start("waiter", |_, shutdown| async move {
+            shutdown.cancelled().await;
+            let _ = sender.send(());
+            Ok::<(), ()>(())
+        })
+        .await;
+        drop(daemon);
+        tokio::time::timeout(Duration::from_secs(5), receiver)
+            .await
+            .expect("cancelled on drop")
+            .unwrap();
+    }
+
+    #[tokio::test]
+    #[should_panic(expected = "did not stop within")]
+    async fn a_service_that_ignores_its_shutdown_fails_the_stop() {
+        let daemon = InProcessDaemon::start("stuck", |_, _| async {
+            std::future::pending::<()>().await;
+            Ok::<(), ()>(())
+        })
+        .await;
+        let _ = daemon.stop_within(Duration::from_millis(200)).await;
+    }
+}

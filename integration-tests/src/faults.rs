@@ -317,3 +317,88 @@ impl Drop for PrivateGcs {
         let _ = self.child.wait();
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    /// An echo server: the forwarder's target.
+    async fn echo() -> SocketAddr {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            while let Ok((mut stream, _)) = listener.accept().await {
+                tokio::spawn(async move {
+                    let (mut read, mut write) = stream.split();
+                    let _ = tokio::io::copy(&mut read, &mut write).await;
+                });
+            }
+        });
+        address
+    }
+
+    /// Sends a line and reads what comes back within `wait`: `Some(bytes)` (empty at a
+    /// close), `None` when nothing came.
+    async fn round_trip(stream: &mut TcpStream, wait: Duration) -> Option<Vec<u8>> {
+        if stream.write_all(b"ping").await.is_err() {
+            return Some(Vec::new());
+        }
+        let mut buffer = [0u8; 4];
+        match tokio::time::timeout(wait, stream.read(&mut buffer)).await {
+            Ok(Ok(n)) => Some(buffer[..n].to_vec()),
+            Ok(Err(_)) => Some(Vec::new()),
+            Err(_) => None,
+        }
+    }
+
+    const WAIT: Duration = Duration::from_secs(5);
+    const BRIEFLY: Duration = Duration::from_millis(300);
+
+    #[tokio::test]
+    async fn a_forwarder_forwards_holds_cuts_and_stops() {
+        let forwarder = Forwarder::start(echo().await.to_string()).await;
+        let mut open = TcpStream::connect(forwarder.address()).await.unwrap();
+        assert_eq!(round_trip(&mut open, WAIT).await, Some(b"ping".to_vec()));
+
+        // Held: a new connection gets nothing until the forwarder opens, then its answer.
+        forwarder.hold();
+        let mut held = TcpStream::connect(forwarder.address()).await.unwrap();
+        assert_eq!(round_trip(&mut held, BRIEFLY).await, None);
+        forwarder.open();
+        let mut answer = [0u8; 4];
+        tokio::time::timeout(WAIT, held.read_exact(&mut answer))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(&answer, b"ping");
+
+        // Cut: connections made before are closed, new ones closed at once.
+        forwarder.cut();
+        assert_eq!(round_trip(&mut open, WAIT).await, Some(Vec::new()));
+        let mut during = TcpStream::connect(forwarder.address()).await.unwrap();
+        assert_eq!(round_trip(&mut during, WAIT).await, Some(Vec::new()));
+        forwarder.open();
+        let mut after = TcpStream::connect(forwarder.address()).await.unwrap();
+        assert_eq!(round_trip(&mut after, WAIT).await, Some(b"ping".to_vec()));
+
+        // Stopped: the port refuses.
+        let address = forwarder.address();
+        forwarder.stop().await;
+        assert!(TcpStream::connect(address).await.is_err());
+    }
+
+    #[tokio::test]
+    async fn a_forwarder_can_start_holding() {
+        let forwarder = Forwarder::start_in(echo().await.to_string(), Passage::Hold).await;
+        let mut held = TcpStream::connect(forwarder.address()).await.unwrap();
+        assert_eq!(round_trip(&mut held, BRIEFLY).await, None);
+        forwarder.set(Passage::Open);
+        let mut answer = [0u8; 4];
+        tokio::time::timeout(WAIT, held.read_exact(&mut answer))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(&answer, b"ping");
+    }
+}
