@@ -7,6 +7,12 @@
 //!
 //! Every test names its own topics, groups, users and buckets with [`unique_name`], so tests
 //! can run in parallel and in any order against one stack.
+//!
+//! The harness: [`daemon`] runs a service in-process (one handle for every service, logs
+//! only with `ALERTDIST_TEST_LOG`), [`process`] runs one as a child process, [`faults`] holds
+//! the dependencies a test owns in order to break them (forwarders, a private Kafka, a private
+//! fake-gcs-server), [`confluent_registry`] is a Confluent registry for what the stack's
+//! cannot do, and [`kafka_io`] produces and consumes.
 
 use anyhow::{bail, Context, Result};
 use rand::Rng;
