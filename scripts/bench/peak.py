@@ -216,27 +216,29 @@ def archive_ids(archive):
     return ids
 
 
-def sweep_server(port, prefix, ids, threads=8):
-    """HEAD every id through alertdb-server on keep-alive connections; (ok, failures)."""
+def sweep_server(port, prefix, ids, threads=4):
+    """HEAD each id through alertdb-server on keep-alive connections; (ids answered 200,
+    the others)."""
     chunks = [ids[k::threads] for k in range(threads)]
 
     def run(chunk):
         connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-        ok = 0
+        ok = []
         for alert_id in chunk:
             connection.request("HEAD", f"{prefix}/v1/alerts/{alert_id}")
             response = connection.getresponse()
             response.read()
-            ok += response.status == 200
+            if response.status == 200:
+                ok.append(alert_id)
         connection.close()
         return ok
 
     with concurrent.futures.ThreadPoolExecutor(threads) as pool:
-        ok = sum(pool.map(run, chunks))
-    return ok, len(ids) - ok
+        ok = [i for chunk in pool.map(run, chunks) for i in chunk]
+    return ok, len(ids) - len(ok)
 
 
-def run_visit(alerts, static, partitions, ingesters, subject, label, compression):
+def run_visit(alerts, static, partitions, ingesters, subject, label, compression, decode_every):
     live = f"bench-peak-live-{label}-{SUFFIX}"
     logs = RUN / "logs" / label
     logs.mkdir(parents=True, exist_ok=True)
@@ -265,10 +267,10 @@ def run_visit(alerts, static, partitions, ingesters, subject, label, compression
             args = [PYTHON, str(BROKER_SCRIPT), "--bootstrap", SCRAM, "--username", user, "--topic", live,
                     "--group", f"{user}-stream", "--registry", REGISTRY, "--expect", str(alerts),
                     "--timeout", "900", "--ready-file", str(ready)]
-            if k == 0:
-                # A 1 % sample: fastavro takes ~10 ms of CPU an alert, which on this shared
+            if k == 0 and decode_every > 0:
+                # A sample: fastavro takes ~10 ms of CPU an alert, which on this shared
                 # 2-core machine would slow the other brokers as much as this one.
-                args += ["--decode-every", "100"]
+                args += ["--decode-every", str(decode_every)]
             else:
                 args += ["--decode-every", str(10 ** 9)]
             daemon = Daemon(f"broker-{k + 1}", args, logs, {"BROKER_PASSWORD": passwords[user]})
@@ -304,14 +306,30 @@ def run_visit(alerts, static, partitions, ingesters, subject, label, compression
         sampler = Sampler(pids)
         sampler.start()
         first_produce = archive_98 = archive_100 = replay_done = None
-        sweep = {}
+        readable = {"ids": set(), "failed": 0, "at_98": None, "at_100": None}
+        replay_running = threading.Event()
+        replay_running.set()
 
-        def sweep_when_archived():
-            # Every id the archive holds, through the server, as soon as the archive is whole.
-            started = time.time()
-            ids = archive_ids(archive)
-            ok, failed = sweep_server(server_port, "/alertdb", ids)
-            sweep.update(ids=ids, failed=failed, started=started, done=time.time())
+        def read_through_server():
+            # Reads, through alertdb-server, every alert as it lands in the archive: each
+            # round lists the archive and HEADs the ids not yet read; an id whose object is
+            # still being written is tried again the next round.
+            while replay_running.is_set() or len(readable["ids"]) < alerts:
+                new = [i for i in archive_ids(archive) if i not in readable["ids"]]
+                if new:
+                    ok_ids, _ = sweep_server(server_port, "/alertdb", new)
+                    readable["ids"].update(ok_ids)
+                    now = time.time()
+                    if readable["at_98"] is None and len(readable["ids"]) * 100 >= alerts * 98:
+                        readable["at_98"] = now
+                    if readable["at_100"] is None and len(readable["ids"]) >= alerts:
+                        readable["at_100"] = now
+                elif not replay_running.is_set():
+                    break
+                time.sleep(0.5)
+
+        reader = threading.Thread(target=read_through_server, daemon=True)
+        reader.start()
         deadline = time.monotonic() + 900
         while time.monotonic() < deadline:
             now = time.time()
@@ -328,8 +346,6 @@ def run_visit(alerts, static, partitions, ingesters, subject, label, compression
                 archive_98 = now
             if archive_100 is None and archived >= alerts:
                 archive_100 = now
-                sweeper = threading.Thread(target=sweep_when_archived)
-                sweeper.start()
             if archive_100 and replay_done and all(c.process.poll() is not None for c in consumers):
                 break
             time.sleep(0.05 if first_produce is None else 0.1)
@@ -337,11 +353,10 @@ def run_visit(alerts, static, partitions, ingesters, subject, label, compression
                                         "alertdb_ingester_alerts_archived_total") for port in ingester_ports)
         per_ingester = [metric_sum(http_get(f"http://127.0.0.1:{port}/metrics")[1],
                                    "alertdb_ingester_alerts_archived_total") for port in ingester_ports]
-        if archive_100 is not None:
-            sweeper.join()
-        ids = sweep.get("ids") or archive_ids(archive)
-        failed = sweep.get("failed", len(ids))
-        server_100 = sweep["done"] if sweep and failed == 0 else None
+        replay_running.clear()
+        reader.join(120)
+        ids = archive_ids(archive)
+        failed = len(set(ids) - readable["ids"])
         usage = sampler.finish()
         if first_produce is None:
             first_produce = spawned
@@ -369,8 +384,8 @@ def run_visit(alerts, static, partitions, ingesters, subject, label, compression
             "archive_98_s": since(archive_98), "archive_100_s": since(archive_100),
             "archived_counter_total": archived_total, "archived_per_ingester": per_ingester,
             "archive_objects": len(ids), "archive_distinct_ids": len(set(ids)),
-            "server_all_readable_s": since(server_100), "server_sweep_s": round(sweep["done"] - sweep["started"], 2) if sweep else None,
-            "server_failures": failed,
+            "server_98_s": since(readable["at_98"]), "server_100_s": since(readable["at_100"]),
+            "server_unreadable": failed,
             "usage": usage,
         }
         return result
@@ -423,6 +438,8 @@ def main():
     parser.add_argument("--visits", default="10000x1,40000x2,40000x1",
                         help="ALERTSxINGESTERS, comma-separated (default %(default)s)")
     parser.add_argument("--partitions", type=int, default=4)
+    parser.add_argument("--decode-every", type=int, default=100,
+                        help="the first broker decodes one alert in N with fastavro (0: none does)")
     parser.add_argument("--compression", default="producer",
                         help="compression.type of the alert topic (producer: as sent, i.e. none; lz4, gzip, ...)")
     args = parser.parse_args()
@@ -440,7 +457,7 @@ def main():
                 refs[alerts] = references(alerts, visit, statics[alerts][1])
             label = f"{alerts}x{ingesters}"
             results.append(run_visit(alerts, statics[alerts][1], args.partitions, ingesters, subject, label,
-                                     args.compression))
+                                     args.compression, args.decode_every))
             print_result(results[-1], refs[alerts])
     finally:
         for _, topic, _ in statics.values():
@@ -465,8 +482,8 @@ def print_result(r, ref):
               f"distinct {b['distinct']}, decoded {b['decoded']}, errors {b['errors']}")
     print(f"  archive: 98 % at {r['archive_98_s']} s, 100 % at {r['archive_100_s']} s; counters {r['archived_counter_total']} "
           f"(per ingester {r['archived_per_ingester']}); objects {r['archive_objects']}, distinct ids {r['archive_distinct_ids']}")
-    print(f"  server: every archived id answered by {r['server_all_readable_s']} s (sweep {r['server_sweep_s']} s, "
-          f"{r['server_failures']} failures)")
+    print(f"  server: 98 % read through alertdb-server at {r['server_98_s']} s, 100 % at {r['server_100_s']} s "
+          f"({r['server_unreadable']} archived alerts not readable)")
     for name, u in r["usage"].items():
         print(f"  {name}: {u['cpu_seconds']} CPU s, peak RSS {u['peak_rss_mb']} MB")
     print(f"  reference: kafka-producer-perf-test {ref['producer_perf_test']}")
@@ -481,8 +498,8 @@ def print_result(r, ref):
         (f"{r['label']}: 100 % at every broker (s)", worst_100, "", "", "", ""),
         (f"{r['label']}: 98 % / 100 % archived (s)", f"{r['archive_98_s']} / {r['archive_100_s']}", "<= 60 s", "", "",
          "met" if (r["archive_98_s"] or math.inf) <= 60 else "missed"),
-        (f"{r['label']}: every archived alert answered by alertdb-server (s)", r["server_all_readable_s"], "", "",
-         "", ""),
+        (f"{r['label']}: 98 % / 100 % read through alertdb-server (s)", f"{r['server_98_s']} / {r['server_100_s']}",
+         "<= 60 s", "", "", "met" if (r["server_98_s"] or math.inf) <= 60 else "missed"),
         (f"{r['label']}: lost / archived twice", f"{'some' if lost else 0} / {int(r['archived_counter_total'] - r['alerts'])}",
          "0 / 0", "", "", "met" if not lost and r["archived_counter_total"] == r["alerts"] else "missed"),
     ]
