@@ -6,7 +6,7 @@
 #
 #   scripts/bench/report.sh [STEP...]
 #
-# Steps (default: all, in this order): codec simulator registry-proxy alertdb-server
+# Steps (default: all, in this order): codec simulator registry-proxy alertdb-server herald
 # ingester-gzip ingester visit. Each benchmark prints its figures as BENCH-ROW lines
 # (scripts/lib.sh: bench_row); each step's whole output is kept in .run/bench/report/STEP.log.
 # Starts the stack if it is not running (and stops it afterwards). Takes ~15 minutes; run it on
@@ -14,7 +14,7 @@
 source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 cd "$REPO_ROOT"
 
-all_steps=(codec simulator registry-proxy alertdb-server ingester-gzip ingester visit)
+all_steps=(codec simulator registry-proxy alertdb-server herald ingester-gzip ingester visit)
 steps=("$@")
 ((${#steps[@]} > 0)) || steps=("${all_steps[@]}")
 out="$RUN_DIR/bench/report"
@@ -41,6 +41,7 @@ run_step() {
     simulator) scripts/bench/simulator.sh 10000 ;;
     registry-proxy) scripts/bench/registry-proxy.sh 15s 32 2 ;;
     alertdb-server) ROUNDS=3 DURATION=8s scripts/bench/alertdb-server.sh ;;
+    herald) DURATION=10s PY_SECONDS=10 scripts/bench/herald.sh ;;
     ingester-gzip) cargo bench -q -p alertdb-ingester --bench gzip_levels ;;
     ingester) BENCH_ALERTS=10000 cargo bench -q -p alertdb-ingester --bench ingest_throughput ;;
     visit)

@@ -1,19 +1,178 @@
 //! An alert as Herald's JSON: what `json.dumps` makes of fastavro's reading of it, after
 //! Herald's `_sanitize_for_json` (bytes as base64, NaN and infinities as `null`).
 //!
-//! Written straight into a byte buffer from the decoded [`Value`] instead of through
-//! `serde_json::Value`: an alert with hundreds of history records would otherwise allocate a
-//! map and a key string per field.
+//! [`transcode`] writes it straight from the Avro bytes into one buffer (the route's path: no
+//! decoded value, no `serde_json::Value`, which would allocate a map and a key string per field
+//! of hundreds of history records); [`alert_json`] writes the same from a decoded [`Value`].
 //!
 //! fastavro turns `timestamp-micros`/`timestamp-millis` longs into `datetime`s and `date` ints
 //! into `date`s, which `json.dumps` cannot write (Herald answers 500 for such alerts, e.g. every
 //! v8.0 alert, whose `time_processed` is one). We write what `datetime.isoformat()` gives,
 //! which is what FastAPI's own encoder would have written.
 
+use alert_packet::binary::{Cursor, DecodeError};
 use alert_packet::schema::{Node, NodeId, Schema};
 use alert_packet::value::Value;
 use base64::Engine as _;
 use std::io::Write as _;
+
+/// The alert whose Avro body is `body` as Herald's JSON, read straight from the bytes: no
+/// decoded value is built, so a ~100 KB alert with hundreds of history records costs one pass
+/// and one output buffer. Fails where decoding would (the body must be exactly one datum).
+pub fn transcode(schema: &Schema, body: &[u8]) -> Result<Vec<u8>, DecodeError> {
+    let mut out = Vec::with_capacity(body.len() * 2 + 1024);
+    let mut cursor = Cursor::new(body);
+    // The logical type of every node, looked up once instead of once per value (an alert has
+    // tens of thousands of ints and longs, and logical types live in a map).
+    let logical: Vec<Logical> = (0..schema.nodes().len())
+        .map(|id| match schema.logical_type(id) {
+            Some("timestamp-micros") => Logical::Micros,
+            Some("timestamp-millis") => Logical::Millis,
+            Some("date") => Logical::Date,
+            _ => Logical::None,
+        })
+        .collect();
+    transcode_node(schema, &logical, schema.root(), &mut cursor, &mut out)?;
+    cursor.finish()?;
+    Ok(out)
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Logical {
+    None,
+    Micros,
+    Millis,
+    Date,
+}
+
+fn transcode_node(
+    schema: &Schema,
+    logical: &[Logical],
+    id: NodeId,
+    cursor: &mut Cursor<'_>,
+    out: &mut Vec<u8>,
+) -> Result<(), DecodeError> {
+    match schema.node(id) {
+        Node::Null => out.extend_from_slice(b"null"),
+        Node::Boolean => out.extend_from_slice(if cursor.byte()? != 0 {
+            b"true"
+        } else {
+            b"false"
+        }),
+        Node::Int => {
+            let value = cursor.int()?;
+            match logical[id] {
+                Logical::Date => write_date(i64::from(value), out),
+                _ => write_int(i64::from(value), out),
+            }
+        }
+        Node::Long => {
+            let value = cursor.long()?;
+            match logical[id] {
+                Logical::Micros => write_timestamp(value, 1_000_000, out),
+                Logical::Millis => write_timestamp(value, 1_000, out),
+                _ => write_int(value, out),
+            }
+        }
+        Node::Float => write_float(f64::from(cursor.float()?), out),
+        Node::Double => write_float(cursor.double()?, out),
+        Node::Bytes => write_base64(cursor.bytes()?, out),
+        Node::Fixed(fixed) => write_base64(cursor.take(fixed.size)?, out),
+        Node::String => write_string(cursor.string()?, out),
+        Node::Enum(e) => {
+            let at = cursor.position();
+            let index = cursor.long()?;
+            let symbol = usize::try_from(index)
+                .ok()
+                .and_then(|i| e.symbols.get(i))
+                .ok_or(DecodeError::EnumIndex {
+                    at,
+                    index,
+                    symbols: e.symbols.len(),
+                    path: String::new(),
+                })?;
+            write_string(symbol, out);
+        }
+        Node::Union(branches) => {
+            let at = cursor.position();
+            let index = cursor.long()?;
+            let branch = usize::try_from(index)
+                .ok()
+                .and_then(|i| branches.get(i))
+                .ok_or(DecodeError::UnionIndex {
+                    at,
+                    index,
+                    branches: branches.len(),
+                    path: String::new(),
+                })?;
+            transcode_node(schema, logical, *branch, cursor, out)?;
+        }
+        Node::Record(record) => {
+            out.push(b'{');
+            for (i, field) in record.fields.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                write_key(&field.name, out);
+                transcode_node(schema, logical, field.schema, cursor, out)?;
+            }
+            out.push(b'}');
+        }
+        Node::Array(items) => {
+            out.push(b'[');
+            let mut first = true;
+            loop {
+                let (count, _) = cursor.block_count()?;
+                if count == 0 {
+                    break;
+                }
+                for _ in 0..count {
+                    if !first {
+                        out.push(b',');
+                    }
+                    first = false;
+                    transcode_node(schema, logical, *items, cursor, out)?;
+                }
+            }
+            out.push(b']');
+        }
+        Node::Map(values) => {
+            out.push(b'{');
+            let mut first = true;
+            loop {
+                let (count, _) = cursor.block_count()?;
+                if count == 0 {
+                    break;
+                }
+                for _ in 0..count {
+                    if !first {
+                        out.push(b',');
+                    }
+                    first = false;
+                    write_string(cursor.string()?, out);
+                    out.push(b':');
+                    transcode_node(schema, logical, *values, cursor, out)?;
+                }
+            }
+            out.push(b'}');
+        }
+    }
+    Ok(())
+}
+
+fn write_base64(bytes: &[u8], out: &mut Vec<u8>) {
+    out.push(b'"');
+    let start = out.len();
+    out.resize(
+        start + base64::encoded_len(bytes.len(), true).unwrap_or(0),
+        0,
+    );
+    let written = base64::engine::general_purpose::STANDARD
+        .encode_slice(bytes, &mut out[start..])
+        .unwrap_or(0);
+    out.truncate(start + written);
+    out.push(b'"');
+}
 
 /// The alert `value` of `schema` as compact JSON (`separators=(",", ":")`, as Starlette's
 /// `JSONResponse` writes it).
@@ -78,17 +237,7 @@ fn write_plain(schema: &Schema, id: NodeId, value: &Value, out: &mut Vec<u8>) {
         // fastavro reads a float as the double of the same value.
         Value::Float(f) => write_float(f64::from(*f), out),
         Value::Double(d) => write_float(*d, out),
-        Value::Bytes(b) | Value::Fixed(b) => {
-            out.push(b'"');
-            let start = out.len();
-            let encoded_len = base64::encoded_len(b.len(), true).unwrap_or(0);
-            out.resize(start + encoded_len, 0);
-            let written = base64::engine::general_purpose::STANDARD
-                .encode_slice(b, &mut out[start..])
-                .unwrap_or(0);
-            out.truncate(start + written);
-            out.push(b'"');
-        }
+        Value::Bytes(b) | Value::Fixed(b) => write_base64(b, out),
         Value::String(s) => write_string(s, out),
         Value::Enum(index) => match schema.node(id) {
             Node::Enum(e) => write_string(
@@ -107,8 +256,7 @@ fn write_plain(schema: &Schema, id: NodeId, value: &Value, out: &mut Vec<u8>) {
                 if i > 0 {
                     out.push(b',');
                 }
-                write_string(&field.name, out);
-                out.push(b':');
+                write_key(&field.name, out);
                 write_value(schema, field.schema, value, out);
             }
             out.push(b'}');
@@ -148,15 +296,28 @@ fn write_plain(schema: &Schema, id: NodeId, value: &Value, out: &mut Vec<u8>) {
 }
 
 fn write_int(value: i64, out: &mut Vec<u8>) {
-    let _ = write!(out, "{value}");
+    out.extend_from_slice(itoa::Buffer::new().format(value).as_bytes());
+}
+
+/// `"name":` for a record field. Avro names are `[A-Za-z_][A-Za-z0-9_]*`, which JSON needs
+/// no escapes for; anything else goes through the escaping writer.
+fn write_key(name: &str, out: &mut Vec<u8>) {
+    if name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+        out.push(b'"');
+        out.extend_from_slice(name.as_bytes());
+        out.extend_from_slice(b"\":");
+    } else {
+        write_string(name, out);
+        out.push(b':');
+    }
 }
 
 /// Non-finite numbers become `null`, as Herald's `_sanitize_for_json` makes them.
 fn write_float(value: f64, out: &mut Vec<u8>) {
     if value.is_finite() {
-        // serde_json writes the shortest text that reads back as the same double, as
-        // Python's `repr` does (the exponent is spelt differently: `1e-5`, not `1e-05`).
-        let _ = serde_json::to_writer(&mut *out, &value);
+        // The shortest text that reads back as the same double, as Python's `repr` writes
+        // (ryu, which serde_json uses too; the exponent is spelt `1e-5`, not `1e-05`).
+        out.extend_from_slice(ryu::Buffer::new().format_finite(value).as_bytes());
     } else {
         out.extend_from_slice(b"null");
     }
@@ -286,6 +447,54 @@ mod tests {
         assert_eq!(json["t"], "1969-12-31T23:59:59.999999+00:00");
         assert_eq!(json["day"], "0001-01-01");
         assert_eq!(json["r"], serde_json::Value::Null);
+    }
+
+    #[test]
+    fn reading_the_bytes_gives_the_json_of_the_decoded_value() {
+        let schema = Schema::parse_str(SCHEMA).unwrap();
+        for value in [
+            Value::Record(vec![
+                Value::Long(-5),
+                Value::Float(0.1),
+                Value::Double(f64::NAN),
+                Value::String("é\"\n".into()),
+                Value::Bytes(b"SIMPLE".to_vec()),
+                Value::Long(1_777_636_800_250_000),
+                Value::Int(20_000),
+                Value::Enum(1),
+                Value::Array(vec![
+                    Value::Record(vec![Value::Int(3)]),
+                    Value::Record(vec![Value::Int(-4)]),
+                ]),
+                Value::Map(vec![
+                    ("k".into(), Value::Boolean(true)),
+                    ("l".into(), Value::Boolean(false)),
+                ]),
+            ]),
+            Value::Record(vec![
+                Value::Long(0),
+                Value::Float(f32::NEG_INFINITY),
+                Value::Null,
+                Value::Null,
+                Value::Null,
+                Value::Long(i64::MAX),
+                Value::Int(i32::MIN),
+                Value::Enum(0),
+                Value::Null,
+                Value::Map(vec![]),
+            ]),
+        ] {
+            let body = alert_packet::value::encode(&schema, &value).unwrap();
+            assert_eq!(
+                String::from_utf8(transcode(&schema, &body).unwrap()).unwrap(),
+                String::from_utf8(alert_json(&schema, &value)).unwrap()
+            );
+            // One byte more or less is not one datum.
+            let mut longer = body.clone();
+            longer.push(0);
+            assert!(transcode(&schema, &longer).is_err());
+            assert!(transcode(&schema, &body[..body.len() - 1]).is_err());
+        }
     }
 
     #[test]
