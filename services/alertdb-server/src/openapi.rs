@@ -198,9 +198,9 @@ pub fn document(herald_prefix: Option<&str>) -> Json {
 fn herald_paths(prefix: &str) -> serde_json::Map<String, Json> {
     let id = json!({
         "name": "ID", "in": "query", "required": true,
-        "description": "Alert id: a decimal integer (as Python's int() reads it) or the IAU form LSST-AP-DS-{id}. Parameter names are matched without regard to case (IVOA DALI).",
-        "schema": {"type": "string"},
-        "example": "LSST-AP-DS-170032483741696"
+        "description": "Alert id: a decimal integer or the IAU form LSST-AP-DS-{id}. The pattern describes ids that are always accepted; the service reads the number as Python's int() does (whitespace, a sign, _ between digits, digits of other scripts), as Herald does, and refuses anything else with 400. Parameter names are matched without regard to case (IVOA DALI).",
+        "schema": {"type": "string", "pattern": "^(LSST-AP-DS-)?[0-9]{1,19}$"},
+        "example": "LSST-AP-DS-170000000000000"
     });
     let format = json!({
         "name": "RESPONSEFORMAT", "in": "query", "required": false,
