@@ -24,17 +24,60 @@ pub fn transcode(schema: &Schema, body: &[u8]) -> Result<Vec<u8>, DecodeError> {
     let mut cursor = Cursor::new(body);
     // The logical type of every node, looked up once instead of once per value (an alert has
     // tens of thousands of ints and longs, and logical types live in a map).
-    let logical: Vec<Logical> = (0..schema.nodes().len())
-        .map(|id| match schema.logical_type(id) {
-            Some("timestamp-micros") => Logical::Micros,
-            Some("timestamp-millis") => Logical::Millis,
-            Some("date") => Logical::Date,
-            _ => Logical::None,
-        })
-        .collect();
-    transcode_node(schema, &logical, schema.root(), &mut cursor, &mut out)?;
+    let plan = Plan::new(schema);
+    transcode_node(schema, &plan, schema.root(), &mut cursor, &mut out)?;
     cursor.finish()?;
     Ok(out)
+}
+
+/// What [`transcode`] looks up per value, made once per call: the logical type of every node
+/// (an alert has tens of thousands of ints and longs, and logical types live in a map) and
+/// every record field's key as its output bytes (`"name":`, or `,"name":` after the first
+/// field), so a field costs one copy.
+struct Plan {
+    logical: Vec<Logical>,
+    keys: Vec<u8>,
+    /// `(start, end)` in `keys` of each field, records' fields one after another.
+    ranges: Vec<(usize, usize)>,
+    /// Index in `ranges` of each node's first field (records only).
+    first_field: Vec<usize>,
+}
+
+impl Plan {
+    fn new(schema: &Schema) -> Self {
+        let nodes = schema.nodes();
+        let mut plan = Plan {
+            logical: Vec::with_capacity(nodes.len()),
+            keys: Vec::new(),
+            ranges: Vec::new(),
+            first_field: Vec::with_capacity(nodes.len()),
+        };
+        for (id, node) in nodes.iter().enumerate() {
+            plan.logical.push(match schema.logical_type(id) {
+                Some("timestamp-micros") => Logical::Micros,
+                Some("timestamp-millis") => Logical::Millis,
+                Some("date") => Logical::Date,
+                _ => Logical::None,
+            });
+            plan.first_field.push(plan.ranges.len());
+            if let Node::Record(record) = node {
+                for (i, field) in record.fields.iter().enumerate() {
+                    let start = plan.keys.len();
+                    if i > 0 {
+                        plan.keys.push(b',');
+                    }
+                    write_key(&field.name, &mut plan.keys);
+                    plan.ranges.push((start, plan.keys.len()));
+                }
+            }
+        }
+        plan
+    }
+
+    fn key(&self, record: NodeId, field: usize) -> &[u8] {
+        let (start, end) = self.ranges[self.first_field[record] + field];
+        &self.keys[start..end]
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -47,7 +90,7 @@ enum Logical {
 
 fn transcode_node(
     schema: &Schema,
-    logical: &[Logical],
+    plan: &Plan,
     id: NodeId,
     cursor: &mut Cursor<'_>,
     out: &mut Vec<u8>,
@@ -61,14 +104,14 @@ fn transcode_node(
         }),
         Node::Int => {
             let value = cursor.int()?;
-            match logical[id] {
+            match plan.logical[id] {
                 Logical::Date => write_date(i64::from(value), out),
                 _ => write_int(i64::from(value), out),
             }
         }
         Node::Long => {
             let value = cursor.long()?;
-            match logical[id] {
+            match plan.logical[id] {
                 Logical::Micros => write_timestamp(value, 1_000_000, out),
                 Logical::Millis => write_timestamp(value, 1_000, out),
                 _ => write_int(value, out),
@@ -105,16 +148,13 @@ fn transcode_node(
                     branches: branches.len(),
                     path: String::new(),
                 })?;
-            transcode_node(schema, logical, *branch, cursor, out)?;
+            transcode_node(schema, plan, *branch, cursor, out)?;
         }
         Node::Record(record) => {
             out.push(b'{');
             for (i, field) in record.fields.iter().enumerate() {
-                if i > 0 {
-                    out.push(b',');
-                }
-                write_key(&field.name, out);
-                transcode_node(schema, logical, field.schema, cursor, out)?;
+                out.extend_from_slice(plan.key(id, i));
+                transcode_node(schema, plan, field.schema, cursor, out)?;
             }
             out.push(b'}');
         }
@@ -131,7 +171,7 @@ fn transcode_node(
                         out.push(b',');
                     }
                     first = false;
-                    transcode_node(schema, logical, *items, cursor, out)?;
+                    transcode_node(schema, plan, *items, cursor, out)?;
                 }
             }
             out.push(b']');
@@ -151,7 +191,7 @@ fn transcode_node(
                     first = false;
                     write_string(cursor.string()?, out);
                     out.push(b':');
-                    transcode_node(schema, logical, *values, cursor, out)?;
+                    transcode_node(schema, plan, *values, cursor, out)?;
                 }
             }
             out.push(b'}');
