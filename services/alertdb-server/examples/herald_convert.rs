@@ -20,7 +20,7 @@ fn main() -> anyhow::Result<()> {
     let count: u64 = args[3].parse()?;
     let schema_text = std::fs::read(dir.join(format!("v2/schemas/{}.json", args[4])))?;
     let schema = Schema::parse_str(std::str::from_utf8(&schema_text)?)?;
-    let mut times = [Duration::ZERO; 6];
+    let mut times = [Duration::ZERO; 7];
     let mut sizes = [0usize; 4];
     for id in first..first + count {
         let key = alert_archive::alert_key(alert_archive::Layout::V2, id);
@@ -28,6 +28,19 @@ fn main() -> anyhow::Result<()> {
         let t = Instant::now();
         let message = alert_archive::gunzip(&stored, 64 << 20)?;
         times[0] += t.elapsed();
+        let t = Instant::now();
+        let whole = alertdb_server::herald::gunzip_whole(
+            &alertdb_server::archive::StoredAlert {
+                bytes: stored.clone().into(),
+                encoding: alert_archive::Encoding::Gzip,
+            },
+            64 << 20,
+        );
+        times[6] += t.elapsed();
+        anyhow::ensure!(
+            whole.as_deref() == Some(&message[..]),
+            "gunzip_whole differs"
+        );
         let body = &message[wire::HEADER_LEN..];
 
         let t = Instant::now();
@@ -58,7 +71,8 @@ fn main() -> anyhow::Result<()> {
     let per = |d: Duration| d.as_secs_f64() * 1e6 / count as f64;
     println!("{count} alerts, one thread; mean per alert:");
     for (name, i) in [
-        ("gunzip", 0),
+        ("gunzip (streaming, /v1)", 0),
+        ("gunzip (whole, libdeflate)", 6),
         ("avro container (skip + copy)", 1),
         ("json (transcode)", 2),
         ("decode to values", 3),
