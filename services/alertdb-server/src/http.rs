@@ -43,6 +43,8 @@ pub struct AppState {
     pub prefix: Option<Arc<str>>,
     pub openapi: Bytes,
     pub docs: Bytes,
+    /// The Herald-compatible API (`/api/alerts`).
+    pub herald: crate::herald::HeraldApi,
 }
 
 /// The API routes (not the ops routes), at the root and under `state.prefix`.
@@ -50,13 +52,17 @@ pub fn router(state: AppState) -> Router {
     // Shared behind one pointer: axum clones the state for every extractor and layer of every
     // request, and cloning the caches and metrics handles one by one showed up in profiles.
     let state = Arc::new(state);
-    let api = Router::new()
+    let mut api = Router::new()
         .route("/v1/health", get(health))
         .route("/v1/alerts/{alert_id}", get(alert))
         .route("/v1/alerts/{alert_id}/cutouts/{kind}", get(cutout))
         .route("/v1/schemas/{schema_id}", get(schema))
         .route("/v1/openapi.json", get(openapi_json))
-        .route("/v1/docs", get(docs))
+        .route("/v1/docs", get(docs));
+    if let Some(herald_prefix) = &state.herald.prefix {
+        api = api.merge(crate::herald::routes(herald_prefix));
+    }
+    let api = api
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(Arc::clone(&state));
     let mut app = Router::new().merge(api.clone());
@@ -185,7 +191,7 @@ pub fn if_none_match(headers: &HeaderMap, etag: &str) -> bool {
 }
 
 /// A 200 (or 304 when the client has it) of an immutable representation.
-fn immutable(
+pub(crate) fn immutable(
     request_headers: &HeaderMap,
     etag: String,
     content_type: &'static str,
@@ -426,11 +432,12 @@ async fn record_metrics(
     response
 }
 
-/// The OpenAPI document and docs page of this router.
-pub fn documents(prefix: Option<&str>) -> (Bytes, Bytes) {
+/// The OpenAPI document and docs page of this router (`herald_prefix`: where the
+/// Herald-compatible API answers, if it does).
+pub fn documents(prefix: Option<&str>, herald_prefix: Option<&str>) -> (Bytes, Bytes) {
     (
-        Bytes::from(openapi::document().to_string()),
-        Bytes::from(openapi::docs_page(prefix.unwrap_or(""))),
+        Bytes::from(openapi::document(herald_prefix).to_string()),
+        Bytes::from(openapi::docs_page(prefix.unwrap_or(""), herald_prefix)),
     )
 }
 

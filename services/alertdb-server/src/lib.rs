@@ -10,6 +10,8 @@
 //! - [`settings`]: flags, file and environment, validated into a [`ServerConfig`];
 //! - [`archive`]: reading alerts and schemas through bounded caches;
 //! - [`http`]: the routes and the mapping of errors to status codes;
+//! - [`herald`]: the Herald-compatible archive API (`/api/alerts`: Avro, JSON, FITS, cutouts,
+//!   schema, IVOA DataLink);
 //! - [`openapi`]: the API description and docs page;
 //! - [`metrics`]: Prometheus metrics, served with `/healthz` and `/readyz` on the same port.
 //!
@@ -17,6 +19,7 @@
 //! single-threaded runtime per core.
 
 pub mod archive;
+pub mod herald;
 pub mod http;
 pub mod metrics;
 pub mod openapi;
@@ -84,13 +87,18 @@ pub fn app(config: &ServerConfig) -> Result<App, RunError> {
         Some(root) => archive.with_local_alerts(root),
         None => archive,
     };
-    let (openapi, docs) = http::documents(config.path_prefix.as_deref());
+    let (openapi, docs) =
+        http::documents(config.path_prefix.as_deref(), config.api_prefix.as_deref());
     let state = http::AppState {
         archive: archive.clone(),
         metrics,
         prefix: config.path_prefix.as_deref().map(Arc::from),
         openapi,
         docs,
+        herald: herald::HeraldApi {
+            prefix: config.api_prefix.clone(),
+            public_url: config.public_url.clone(),
+        },
     };
     let router = http::router(state).merge(ops.router());
     Ok(App {

@@ -63,8 +63,8 @@ fn immutable_headers() -> Json {
     })
 }
 
-/// The OpenAPI document.
-pub fn document() -> Json {
+/// The OpenAPI document; `herald_prefix`: where the Herald-compatible API answers, if it does.
+pub fn document(herald_prefix: Option<&str>) -> Json {
     let alert_id = json!({
         "name": "alert_id", "in": "path", "required": true,
         "description": "Alert id: a decimal integer of at most 20 digits that fits in 64 bits (larger values are refused with 400; the pattern describes a slightly smaller range that is always valid)",
@@ -175,6 +175,9 @@ pub fn document() -> Json {
         };
         paths.insert(route.path.into(), operation(route, extra));
     }
+    if let Some(prefix) = herald_prefix {
+        paths.extend(herald_paths(prefix));
+    }
     json!({
         "openapi": "3.1.0",
         "info": {
@@ -191,6 +194,117 @@ pub fn document() -> Json {
     })
 }
 
+/// The Herald-compatible routes (`crate::herald`).
+fn herald_paths(prefix: &str) -> serde_json::Map<String, Json> {
+    let id = json!({
+        "name": "ID", "in": "query", "required": true,
+        "description": "Alert id: a decimal integer or the IAU form LSST-AP-DS-{id}. The pattern describes ids that are always accepted; the service reads the number as Python's int() does (whitespace, a sign, _ between digits, digits of other scripts), as Herald does, and refuses anything else with 400. Parameter names are matched without regard to case (IVOA DALI).",
+        "schema": {"type": "string", "pattern": "^(LSST-AP-DS-)?[0-9]{1,19}$"},
+        "example": "LSST-AP-DS-170000000000000"
+    });
+    let format = json!({
+        "name": "RESPONSEFORMAT", "in": "query", "required": false,
+        "description": "json or application/json: the alert as JSON; fits or application/fits: a multi-extension FITS file; absent: an Avro object container file",
+        "schema": {"type": "string", "enum": ["json", "application/json", "fits", "application/fits"]}
+    });
+    let text = |description: &str| json!({"description": description, "content": {"text/plain": {"schema": {"type": "string"}}}});
+    let errors = |not_found: bool| {
+        let mut responses = serde_json::Map::new();
+        responses.insert(
+            "304".into(),
+            json!({"description": "Not modified (the If-None-Match tag matches)"}),
+        );
+        responses.insert(
+            "400".into(),
+            text("Unknown parameter (named in the message) or malformed ID"),
+        );
+        if not_found {
+            responses.insert(
+                "404".into(),
+                text("No alert with this id, or its schema is missing"),
+            );
+            responses.insert("500".into(), text("The archive holds an unreadable alert"));
+            responses.insert("503".into(), text("The object store is unavailable; retry"));
+        }
+        responses.insert(
+            "422".into(),
+            json!({"description": "ID is missing (FastAPI's validation error)",
+            "content": {"application/json": {"schema": {"type": "object"}}}}),
+        );
+        responses
+    };
+    let binary = |content_type: &str, description: &str| {
+        json!({"description": description, "headers": immutable_headers(),
+            "content": {content_type: {"schema": {"type": "string", "format": "binary"}}}})
+    };
+    let mut alert = errors(true);
+    alert.insert(
+        "415".into(),
+        text("RESPONSEFORMAT names a format that is not served"),
+    );
+    alert.insert("200".into(), json!({
+        "description": "The alert (Content-Disposition: attachment; filename=\"alert-{id}.avro\" or .fits)",
+        "headers": immutable_headers(),
+        "content": {
+            "application/x-avro-ocf": {"schema": {"type": "string", "format": "binary"}},
+            "application/json": {"schema": {"type": "object"}},
+            "application/fits": {"schema": {"type": "string", "format": "binary"}}
+        }
+    }));
+    let mut cutouts = errors(true);
+    cutouts.insert("200".into(), binary("application/fits", "The cutouts as one FITS file: image extensions DIFFIM, SCIENCE, TEMPLATE (those the alert has)"));
+    let mut schema = errors(true);
+    schema.insert(
+        "200".into(),
+        json!({"description": "The alert's writer schema",
+        "headers": immutable_headers(),
+        "content": {"application/json": {"schema": {"type": "object"}}}}),
+    );
+    let mut links = errors(false);
+    links.insert("200".into(), json!({"description": "IVOA DataLink table (VOTable 1.4): Avro and FITS (#this), cutouts (#cutout), schema (#detached-header)",
+        "content": {"application/x-votable+xml": {"schema": {"type": "string"}}}}));
+    let op = |id: &str,
+              summary: &str,
+              description: &str,
+              parameters: Json,
+              responses: serde_json::Map<String, Json>| {
+        json!({"get": {"operationId": id, "summary": summary, "description": description,
+            "tags": ["herald"], "parameters": parameters, "responses": responses}})
+    };
+    let mut paths = serde_json::Map::new();
+    paths.insert(prefix.to_owned(), op("herald_alert", "An alert (Herald)",
+        "The alert by id: an Avro object container file with its writer schema (default), JSON or multi-extension FITS (ALERT, DIFFIM, SCIENCE, TEMPLATE, DIASOURCE, FORCEDPHOT, ... tables with units), as Herald serves them.",
+        json!([id, format]), alert));
+    paths.insert(
+        format!("{prefix}/cutouts"),
+        op(
+            "herald_cutouts",
+            "An alert's cutouts (Herald)",
+            "The difference, science and template cutouts as one FITS file.",
+            json!([id]),
+            cutouts,
+        ),
+    );
+    paths.insert(
+        format!("{prefix}/schema"),
+        op(
+            "herald_schema",
+            "An alert's schema (Herald)",
+            "The Avro schema the alert was written with, named by the schema id in its header.",
+            json!([id]),
+            schema,
+        ),
+    );
+    paths.insert(format!("{prefix}/links"), op("herald_links", "DataLink links of an alert (Herald)",
+        "An IVOA DataLink VOTable listing the alert's access URLs, built from this server's public URL (--public-url) or the request's Host and X-Forwarded-* headers.",
+        json!([id]), links));
+    paths.insert(format!("{prefix}/"), json!({"get": {"operationId": "herald_index", "summary": "Application metadata (Herald)",
+        "tags": ["herald"],
+        "responses": {"200": {"description": "name, version, description, repository_url, documentation_url",
+            "content": {"application/json": {"schema": {"type": "object", "required": ["metadata"]}}}}}}}));
+    paths
+}
+
 fn escape(text: &str) -> String {
     text.replace('&', "&amp;")
         .replace('<', "&lt;")
@@ -198,8 +312,19 @@ fn escape(text: &str) -> String {
         .replace('"', "&quot;")
 }
 
+/// Rows of the docs page for the Herald-compatible API: (path, summary, example).
+const HERALD_DOCS: [(&str, &str, &str); 7] = [
+    ("?ID={id}", "An alert as an Avro object container file with its writer schema (Herald's default)", "?ID=LSST-AP-DS-170032483741696"),
+    ("?ID={id}&RESPONSEFORMAT=json", "The alert as JSON (bytes in base64, NaN as null)", "?ID=170032483741696&RESPONSEFORMAT=json"),
+    ("?ID={id}&RESPONSEFORMAT=fits", "The alert as a multi-extension FITS file: ALERT, DIFFIM, SCIENCE, TEMPLATE, DIASOURCE, FORCEDPHOT, ... with column units", "?ID=170032483741696&RESPONSEFORMAT=fits"),
+    ("/cutouts?ID={id}", "The three cutouts as one FITS file", "/cutouts?ID=170032483741696"),
+    ("/schema?ID={id}", "The alert's writer schema (JSON)", "/schema?ID=170032483741696"),
+    ("/links?ID={id}", "IVOA DataLink VOTable of the above (#this, #cutout, #detached-header)", "/links?ID=170032483741696"),
+    ("/", "Application metadata", "/"),
+];
+
 /// A self-contained HTML page (no scripts, no external assets) listing the routes.
-pub fn docs_page(prefix: &str) -> String {
+pub fn docs_page(prefix: &str, herald_prefix: Option<&str>) -> String {
     let mut rows = String::new();
     for route in &ROUTES {
         rows.push_str(&format!(
@@ -212,12 +337,30 @@ pub fn docs_page(prefix: &str) -> String {
             escape(route.example),
         ));
     }
+    let mut herald = String::new();
+    if let Some(api) = herald_prefix {
+        herald.push_str("<h2>Herald-compatible API</h2>\n<p>The archive API of Rubin's Herald service. \
+<code>ID</code> is an alert id or <code>LSST-AP-DS-{id}</code>; parameter names are case-insensitive (IVOA DALI). \
+Errors are plain text: 400 for an unknown parameter or a malformed id, 415 for an unknown RESPONSEFORMAT, 404 for a missing alert.</p>\n<table>\n");
+        for (path, summary, example) in HERALD_DOCS {
+            let url = format!("{prefix}{api}{example}");
+            herald.push_str(&format!(
+                "<tr><td><code>GET {}{}{}</code></td><td>{}<br>e.g. <code>curl -sf '{}'</code></td></tr>\n",
+                escape(prefix),
+                escape(api),
+                escape(path),
+                escape(summary),
+                escape(&url),
+            ));
+        }
+        herald.push_str("</table>\n");
+    }
     format!(
         "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>Rubin alert database</title>\
 <style>body{{font-family:sans-serif;max-width:60em;margin:2em auto}}td{{vertical-align:top;padding:.4em;border-bottom:1px solid #ddd}}</style></head>\n\
 <body><h1>Rubin alert database</h1>\n<p>Archived alerts and schemas by id. Every route also answers HEAD; responses carry a strong ETag \
 and may be cached forever. Errors are JSON: <code>{{\"detail\": \"...\"}}</code>. Machine-readable description: \
-<a href=\"openapi.json\">openapi.json</a>.</p>\n<table>\n{rows}</table>\n</body></html>\n"
+<a href=\"openapi.json\">openapi.json</a>.</p>\n<table>\n{rows}</table>\n{herald}</body></html>\n"
     )
 }
 
@@ -227,7 +370,7 @@ mod tests {
 
     #[test]
     fn every_route_is_described() {
-        let doc = document();
+        let doc = document(None);
         let paths = doc["paths"].as_object().unwrap();
         assert_eq!(paths.len(), ROUTES.len());
         for route in &ROUTES {
@@ -237,6 +380,29 @@ mod tests {
                 route.path
             );
         }
-        assert!(docs_page("/alertdb").contains("/alertdb/v1/alerts/{alert_id}"));
+        assert!(docs_page("/alertdb", None).contains("/alertdb/v1/alerts/{alert_id}"));
+        assert!(!docs_page("", None).contains("Herald"));
+    }
+
+    #[test]
+    fn the_herald_routes_are_described_under_their_prefix() {
+        let doc = document(Some("/api/alerts"));
+        let paths = doc["paths"].as_object().unwrap();
+        assert_eq!(paths.len(), ROUTES.len() + 5);
+        for path in [
+            "/api/alerts",
+            "/api/alerts/",
+            "/api/alerts/cutouts",
+            "/api/alerts/schema",
+            "/api/alerts/links",
+        ] {
+            assert!(paths[path]["get"]["responses"]["200"].is_object(), "{path}");
+        }
+        let alert = &paths["/api/alerts"]["get"]["responses"];
+        for status in ["400", "404", "415", "422"] {
+            assert!(alert[status].is_object(), "{status}");
+        }
+        let page = docs_page("/alertdb", Some("/api/alerts"));
+        assert!(page.contains("/alertdb/api/alerts?ID=170032483741696&amp;RESPONSEFORMAT=fits"));
     }
 }

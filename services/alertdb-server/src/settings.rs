@@ -39,6 +39,13 @@ pub struct Settings {
     pub max_alert_bytes: u64,
     /// The HTTP server's timeouts and connection limit (`[http]`, `--http-*`).
     pub http: HttpSettings,
+    /// Where the Herald-compatible API answers (`/api/alerts`, Herald's default); empty turns
+    /// it off. Like the `/v1` routes, it answers at the root and under `path_prefix`.
+    pub api_prefix: String,
+    /// The external URL of this server's root (`https://data.example.org/alertdb`), for the
+    /// access URLs of DataLink tables; unset, they are built from each request's `Host` and
+    /// `X-Forwarded-Proto/Host/Prefix` headers.
+    pub public_url: Option<String>,
 }
 
 impl Default for Settings {
@@ -52,6 +59,8 @@ impl Default for Settings {
             alert_cache_bytes: 0,
             max_alert_bytes: 64 * 1024 * 1024,
             http: HttpSettings::default(),
+            api_prefix: crate::herald::DEFAULT_PREFIX.into(),
+            public_url: None,
         }
     }
 }
@@ -92,6 +101,15 @@ pub struct Cli {
     pub max_alert_bytes: Option<u64>,
     #[command(flatten)]
     pub http: HttpArgs,
+    /// Path of the Herald-compatible API; "" turns it off [default: /api/alerts].
+    #[arg(long, value_name = "PREFIX")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub api_prefix: Option<String>,
+    /// External URL of this server's root, for DataLink access URLs [default: from each
+    /// request's Host and X-Forwarded-* headers].
+    #[arg(long, value_name = "URL")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub public_url: Option<String>,
     #[command(flatten)]
     #[serde(skip)]
     pub log: LogArgs,
@@ -119,6 +137,10 @@ pub enum ConfigError {
     ZeroMaxAlert,
     #[error(transparent)]
     Http(#[from] LimitError),
+    #[error("--api-prefix {prefix:?}: {reason}")]
+    ApiPrefix { prefix: String, reason: String },
+    #[error("--public-url {url:?}: {reason}; give the http(s) URL of this server's root, e.g. https://data.example.org/alertdb")]
+    PublicUrl { url: String, reason: String },
 }
 
 /// Validated settings.
@@ -136,6 +158,10 @@ pub struct ServerConfig {
     pub max_alert_bytes: u64,
     /// Timeouts and connection limit of the HTTP server.
     pub http: Limits,
+    /// Where the Herald-compatible API answers, or `None`.
+    pub api_prefix: Option<String>,
+    /// External URL of the server's root (no trailing slash), for DataLink access URLs.
+    pub public_url: Option<String>,
 }
 
 impl ServerConfig {
@@ -153,6 +179,8 @@ impl ServerConfig {
             alert_cache_bytes: None,
             max_alert_bytes: defaults.max_alert_bytes,
             http: Limits::default(),
+            api_prefix: Some(crate::herald::DEFAULT_PREFIX.into()),
+            public_url: None,
         }
     }
 }
@@ -183,8 +211,42 @@ impl Settings {
             alert_cache_bytes: Some(self.alert_cache_bytes).filter(|b| *b > 0),
             max_alert_bytes: self.max_alert_bytes,
             http: self.http.validate()?,
+            api_prefix: parse_path_prefix(&self.api_prefix).map_err(|reason| {
+                ConfigError::ApiPrefix {
+                    prefix: self.api_prefix.clone(),
+                    reason: reason.to_owned(),
+                }
+            })?,
+            public_url: self
+                .public_url
+                .as_deref()
+                .map(str::trim)
+                .filter(|u| !u.is_empty())
+                .map(parse_public_url)
+                .transpose()?,
         })
     }
+}
+
+/// An `http`/`https` URL without query or fragment, trailing slash dropped.
+pub fn parse_public_url(raw: &str) -> Result<String, ConfigError> {
+    let error = |reason: &str| ConfigError::PublicUrl {
+        url: raw.to_owned(),
+        reason: reason.to_owned(),
+    };
+    let url = url::Url::parse(raw).map_err(|e| error(&e.to_string()))?;
+    if url.scheme() != "http" && url.scheme() != "https" {
+        return Err(error("the scheme is not http or https"));
+    }
+    if url.host_str().is_none() {
+        return Err(error("there is no host"));
+    }
+    if url.query().is_some() || url.fragment().is_some() || !url.username().is_empty() {
+        return Err(error(
+            "a query, fragment or user name does not belong in it",
+        ));
+    }
+    Ok(url.as_str().trim_end_matches('/').to_owned())
 }
 
 /// `""` or `"/"` → no prefix; otherwise `/seg[/seg...]` of URL-safe characters, trailing
@@ -405,5 +467,52 @@ mod tests {
         );
         assert!(Cli::try_parse_from(["alertdb-server", "--listen-port", "http"]).is_err());
         assert!(Cli::try_parse_from(["alertdb-server", "--no-such-flag"]).is_err());
+    }
+
+    #[test]
+    fn the_herald_api_prefix_and_public_url_are_checked() {
+        let base = settings();
+        let config = base.validate().unwrap();
+        assert_eq!(config.api_prefix.as_deref(), Some("/api/alerts"));
+        assert_eq!(config.public_url, None);
+        let config = Settings {
+            api_prefix: String::new(),
+            public_url: Some("https://data.example.org/alertdb/".into()),
+            ..base.clone()
+        }
+        .validate()
+        .unwrap();
+        assert_eq!(config.api_prefix, None);
+        assert_eq!(
+            config.public_url.as_deref(),
+            Some("https://data.example.org/alertdb")
+        );
+        for bad in [
+            "data.example.org",
+            "ftp://x",
+            "https://x/?a=1",
+            "https://x/#f",
+            "http://u@x",
+        ] {
+            let error = Settings {
+                public_url: Some(bad.into()),
+                ..base.clone()
+            }
+            .validate()
+            .unwrap_err();
+            assert!(
+                matches!(error, ConfigError::PublicUrl { .. }),
+                "{bad}: {error}"
+            );
+            assert!(error.to_string().contains("--public-url"));
+        }
+        assert!(matches!(
+            Settings {
+                api_prefix: "api".into(),
+                ..base
+            }
+            .validate(),
+            Err(ConfigError::ApiPrefix { .. })
+        ));
     }
 }
