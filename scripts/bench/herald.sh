@@ -88,21 +88,29 @@ curl -sf -o /dev/null "$BASE/api/alerts?ID=$FIRST_ID" || die "the server does no
 to_ms() {
   awk -v v="$1" 'BEGIN { n = v + 0; if (v ~ /us$/) n /= 1000; else if (v ~ /ms$/) n *= 1; else if (v ~ /s$/) n *= 1000; printf "%.2f", n }'
 }
-# run NAME PATH SUFFIX CONNECTIONS [DELAY_MS] → "rps p99_ms" (and wrk's output in $WORK)
+# The server's CPU time so far, in clock ticks (user + system).
+server_ticks() { awk '{ print $14 + $15 }' "/proc/$SERVER_PID/stat"; }
+TICK=$(getconf CLK_TCK)
+# run NAME PATH SUFFIX CONNECTIONS [DELAY_MS] → "rps p99_ms cpu_ms_per_request" (and wrk's
+# output in $WORK). CPU per request is the server's own CPU time over the requests answered:
+# unlike requests/s, it does not depend on how much of the machine other work takes.
 run() {
-  local name=$1 path=$2 suffix=$3 connections=$4 delay=${5:-0} out
+  local name=$1 path=$2 suffix=$3 connections=$4 delay=${5:-0} out before after
+  before=$(server_ticks)
   out=$(wrk --latency -t"$THREADS" -c"$connections" -d"$DURATION" -s "$WORK/random.lua" "$BASE" \
     -- "$FIRST_ID" "$ALERTS" "$path" "$suffix" "$delay")
+  after=$(server_ticks)
   echo "$out" >"$WORK/wrk-$name.txt"
   grep -q "Non-2xx" <<<"$out" && die "$name: non-2xx answers (see $WORK/wrk-$name.txt)"
-  echo "$(awk '/Requests\/sec/ {print $2}' <<<"$out") $(to_ms "$(awk '$1=="99%" {print $2}' <<<"$out")")"
+  echo "$(awk '/Requests\/sec/ {print $2}' <<<"$out") $(to_ms "$(awk '$1=="99%" {print $2}' <<<"$out")")" \
+    "$(awk -v t=$((after - before)) -v hz="$TICK" '/requests in/ { printf "%.3f", 1000 * t / hz / $1 }' <<<"$out")"
 }
 
 LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
 log "warm-up"
 wrk -t1 -c8 -d3s -s "$WORK/random.lua" "$BASE" -- "$FIRST_ID" "$ALERTS" /api/alerts "" >/dev/null
 
-declare -A RPS P99 PACED
+declare -A RPS P99 PACED CPU
 read -r -a FORMATS <<<"${FORMATS:-avro json fits cutouts schema links}"
 declare -A PATHS=([avro]=/api/alerts [json]=/api/alerts [fits]=/api/alerts [cutouts]=/api/alerts/cutouts
   [schema]=/api/alerts/schema [links]=/api/alerts/links)
@@ -110,10 +118,10 @@ declare -A SUFFIXES=([avro]="" [json]="&RESPONSEFORMAT=json" [fits]="&RESPONSEFO
   [schema]="" [links]="")
 for f in "${FORMATS[@]}"; do
   log "$f: $CONNECTIONS connections, $DURATION"
-  read -r rps p99 < <(run "$f" "${PATHS[$f]}" "${SUFFIXES[$f]}" "$CONNECTIONS")
-  RPS[$f]=$rps P99[$f]=$p99
+  read -r rps p99 cpu < <(run "$f" "${PATHS[$f]}" "${SUFFIXES[$f]}" "$CONNECTIONS")
+  RPS[$f]=$rps P99[$f]=$p99 CPU[$f]=$cpu
   log "$f: ~200 requests/s (10 connections x 1 request / 50 ms)"
-  read -r _ p99 < <(run "$f-paced" "${PATHS[$f]}" "${SUFFIXES[$f]}" 10 50)
+  read -r _ p99 _ < <(run "$f-paced" "${PATHS[$f]}" "${SUFFIXES[$f]}" 10 50)
   PACED[$f]=$p99
 done
 PEAK_RSS_KB=$(awk '/VmHWM/ {print $2}' "/proc/$SERVER_PID/status")
@@ -128,20 +136,23 @@ py() { "$PYTHON" -c "import json,sys; print(json.load(open(sys.argv[1]))[sys.arg
 
 echo
 echo "Herald-compatible API benchmark ($(nproc) cores, $ALERTS alerts: $INFO)"
-printf '%-10s %14s %10s %14s | %16s %10s | %8s %8s\n' format "server req/s" "p99 ms" "p99@200/s ms" \
-  "python conv/s" "p99 ms" ratio target
+printf '%-8s %11s %8s %12s %8s | %12s %8s %8s | %7s %7s %7s\n' format "server r/s" "p99 ms" "p99@200 ms" \
+  "CPU ms" "python c/s" "p99 ms" "CPU ms" "ratio" "CPU x" target
 for f in "${FORMATS[@]}"; do
   case $f in
     avro | json | fits)
-      PY_RATE=$(py "$f" per_second) PY_P99=$(py "$f" p99_ms)
+      PY_RATE=$(py "$f" per_second) PY_P99=$(py "$f" p99_ms) PY_CPU=$(py "$f" cpu_ms)
       RATIO=$(awk -v s="${RPS[$f]}" -v p="$PY_RATE" 'BEGIN { printf "%.1fx", s / p }')
+      CPU_RATIO=$(awk -v s="${CPU[$f]}" -v p="$PY_CPU" 'BEGIN { printf "%.1fx", p / s }')
       TARGET=$([[ $f == fits ]] && echo ">=10x" || echo ">=20x")
       ;;
-    *) PY_RATE="" PY_P99="" RATIO="" TARGET="" ;;
+    *) PY_RATE="" PY_P99="" PY_CPU="" RATIO="" CPU_RATIO="" TARGET="" ;;
   esac
-  printf '%-10s %14s %10s %14s | %16s %10s | %8s %8s\n' "$f" "${RPS[$f]}" "${P99[$f]}" "${PACED[$f]}" \
-    "$PY_RATE" "$PY_P99" "$RATIO" "$TARGET"
+  printf '%-8s %11s %8s %12s %8s | %12s %8s %8s | %7s %7s %7s\n' "$f" "${RPS[$f]}" "${P99[$f]}" "${PACED[$f]}" \
+    "${CPU[$f]}" "$PY_RATE" "$PY_P99" "$PY_CPU" "$RATIO" "$CPU_RATIO" "$TARGET"
 done
+echo "ratio: server requests/s over Python conversions/s (both wall clock, measured one after the other);"
+echo "CPU x: Python's CPU time per conversion over the server's CPU time per request (HTTP included)"
 echo "server peak RSS: $((PEAK_RSS_KB / 1024)) MB; python: $PY_PROCESSES process(es), conversion only (no HTTP, no S3)"
 echo "load average (1, 5, 15 min): $LOAD_START at the start, $(cut -d' ' -f1-3 /proc/loadavg) at the end"
 verdict() { awk -v v="$1" -v t="$2" -v op="$3" 'BEGIN { ok = (op == ">=") ? v >= t : v <= t; print (ok ? "met" : "missed") }'; }
@@ -151,6 +162,9 @@ for f in avro json fits; do
   ratio=$(awk -v s="${RPS[$f]}" -v p="$(py "$f" per_second)" 'BEGIN { printf "%.1f", s / p }')
   bench_row alertdb-server "GET /api/alerts $f, $CONNECTIONS connections" "${RPS[$f]} req/s" ">= ${target}x Python" \
     "Herald's conversion $(py "$f" per_second)/s on $PY_PROCESSES processes" "${ratio}x" "$(verdict "$ratio" "$target" ">=")"
+  cpu_ratio=$(awk -v s="${CPU[$f]}" -v p="$(py "$f" cpu_ms)" 'BEGIN { printf "%.1f", p / s }')
+  bench_row alertdb-server "GET /api/alerts $f, CPU per request" "${CPU[$f]} ms" ">= ${target}x Python" \
+    "Herald's conversion $(py "$f" cpu_ms) ms CPU" "${cpu_ratio}x" "$(verdict "$cpu_ratio" "$target" ">=")"
   bench_row alertdb-server "GET /api/alerts $f, p99 at ~200 req/s" "${PACED[$f]} ms" "<= 50 ms" "" "" \
     "$(verdict "${PACED[$f]}" 50 "<=")"
 done

@@ -236,6 +236,11 @@ async fn json_fits_cutouts_schema_and_index() {
     assert_eq!(schema.header("content-type"), "application/json");
     let compact: String = SCHEMA.split_whitespace().collect();
     assert_eq!(schema.text(), compact);
+    // As Herald: the schema the header names, from a gzip object, even when the body is
+    // corrupt (only the header is read).
+    let schema = get(&router, "/api/alerts/schema?ID=4", &[]).await;
+    assert_eq!(schema.status, StatusCode::OK);
+    assert_eq!(schema.text(), compact);
 
     let index = get(&router, "/alertdb/api/alerts/", &[]).await;
     let index: serde_json::Value = serde_json::from_slice(&index.body).unwrap();

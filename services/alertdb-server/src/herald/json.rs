@@ -128,7 +128,7 @@ fn transcode_node(
             let symbol = usize::try_from(index)
                 .ok()
                 .and_then(|i| e.symbols.get(i))
-                .ok_or(DecodeError::EnumIndex {
+                .ok_or_else(|| DecodeError::EnumIndex {
                     at,
                     index,
                     symbols: e.symbols.len(),
@@ -142,7 +142,7 @@ fn transcode_node(
             let branch = usize::try_from(index)
                 .ok()
                 .and_then(|i| branches.get(i))
-                .ok_or(DecodeError::UnionIndex {
+                .ok_or_else(|| DecodeError::UnionIndex {
                     at,
                     index,
                     branches: branches.len(),

@@ -275,13 +275,48 @@ async fn cutouts(
     ))
 }
 
+/// The schema id in an alert's header: only the first five bytes are decompressed.
+fn header_schema_id(
+    stored: &crate::archive::StoredAlert,
+    alert_id: u64,
+) -> Result<u32, HeraldError> {
+    let mut header = [0u8; wire::HEADER_LEN];
+    let read = match stored.encoding {
+        alert_archive::Encoding::Plain => stored
+            .bytes
+            .get(..wire::HEADER_LEN)
+            .map(|h| header.copy_from_slice(h))
+            .ok_or_else(|| std::io::ErrorKind::UnexpectedEof.into()),
+        alert_archive::Encoding::Gzip => std::io::Read::read_exact(
+            &mut flate2::read::GzDecoder::new(&stored.bytes[..]),
+            &mut header,
+        ),
+    };
+    let corrupt = |detail: String| HeraldError::Corrupt { alert_id, detail };
+    read.map_err(|e| corrupt(format!("its header does not read: {e}")))?;
+    wire::unframe(&header)
+        .map(|frame| frame.schema_id)
+        .map_err(|e| corrupt(e.to_string()))
+}
+
 async fn schema(
     State(state): State<Arc<AppState>>,
     RawQuery(query): RawQuery,
     headers: HeaderMap,
 ) -> Result<Response, HeraldError> {
     let alert_id = archived(parse_query(query.as_deref(), Route::IdOnly)?.id)?;
-    let (_, schema_id, stored_schema) = stored(&state, alert_id).await?;
+    // As Herald: the schema the header names, whether or not the body decodes.
+    let stored = state
+        .archive
+        .alert(alert_id)
+        .await
+        .map_err(|e| HeraldError::from_archive(alert_id, e))?;
+    let schema_id = header_schema_id(&stored, alert_id)?;
+    let stored_schema = match state.archive.schema(schema_id).await {
+        Ok(schema) => schema,
+        Err(ArchiveError::SchemaNotFound) => return Err(HeraldError::SchemaNotFound(schema_id)),
+        Err(other) => return Err(HeraldError::from_archive(alert_id, other)),
+    };
     // A stored schema that does not parse is a broken archive, not a schema to hand out.
     stored_schema
         .parsed(schema_id)
