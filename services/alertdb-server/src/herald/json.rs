@@ -20,7 +20,10 @@ use std::io::Write as _;
 /// decoded value is built, so a ~100 KB alert with hundreds of history records costs one pass
 /// and one output buffer. Fails where decoding would (the body must be exactly one datum).
 pub fn transcode(schema: &Schema, body: &[u8]) -> Result<Vec<u8>, DecodeError> {
-    let mut out = Vec::with_capacity(body.len() * 2 + 1024);
+    // JSON of an alert is ~5.4x its Avro body (floats as text, cutouts as base64): sized for it
+    // at once, as growing from 2x cost two reallocation copies, ~18 % of the transcode
+    // (examples/herald_convert: 1.21 → 0.99 ms an alert).
+    let mut out = Vec::with_capacity(body.len() * 6 + 4096);
     let mut cursor = Cursor::new(body);
     // The logical type of every node, looked up once instead of once per value (an alert has
     // tens of thousands of ints and longs, and logical types live in a map).
