@@ -75,7 +75,7 @@ fn kind(value: &Value) -> &'static str {
 }
 
 /// Whether a node can hold a value of this variant (exactly, without promotion).
-fn same_kind(node: &Node, value: &Value) -> bool {
+pub fn same_kind(node: &Node, value: &Value) -> bool {
     matches!(
         (node, value),
         (Node::Null, Value::Null)

@@ -12,7 +12,7 @@
 
 use alert_packet::binary::{Cursor, DecodeError};
 use alert_packet::schema::{Node, NodeId, Schema};
-use alert_packet::value::Value;
+use alert_packet::value::{same_kind, Value};
 use base64::Engine as _;
 use std::io::Write as _;
 
@@ -242,25 +242,6 @@ fn write_value(schema: &Schema, id: NodeId, value: &Value, out: &mut Vec<u8>) {
         }
         _ => write_plain(schema, id, value, out),
     }
-}
-
-fn same_kind(node: &Node, value: &Value) -> bool {
-    matches!(
-        (node, value),
-        (Node::Null, Value::Null)
-            | (Node::Boolean, Value::Boolean(_))
-            | (Node::Int, Value::Int(_))
-            | (Node::Long, Value::Long(_))
-            | (Node::Float, Value::Float(_))
-            | (Node::Double, Value::Double(_))
-            | (Node::Bytes, Value::Bytes(_))
-            | (Node::String, Value::String(_))
-            | (Node::Record(_), Value::Record(_))
-            | (Node::Enum(_), Value::Enum(_))
-            | (Node::Array(_), Value::Array(_))
-            | (Node::Map(_), Value::Map(_))
-            | (Node::Fixed(_), Value::Fixed(_))
-    )
 }
 
 fn write_plain(schema: &Schema, id: NodeId, value: &Value, out: &mut Vec<u8>) {
