@@ -97,6 +97,8 @@ impl StoredSchema {
 /// An alert decoded with its schema.
 #[derive(Debug, Clone)]
 pub struct DecodedAlert {
+    /// The id of the writer schema (the wire header's).
+    pub schema_id: u32,
     pub schema: Arc<Schema>,
     pub value: Value,
 }
@@ -287,7 +289,11 @@ impl Archive {
             alert_id,
             reason: format!("does not decode with schema {schema_id}: {reason}"),
         })?;
-        Ok(DecodedAlert { schema, value })
+        Ok(DecodedAlert {
+            schema_id,
+            schema,
+            value,
+        })
     }
 
     /// The object's bytes, `None` when absent.
