@@ -655,7 +655,7 @@ pub fn notice_page(title: &str, status: u16, message: &str) -> String {
     let _ = write!(
         out,
         "<h1>{}</h1><p class=\"notice\" role=\"alert\" data-status=\"{status}\">{}</p>\
-<p><a href=\"/v1/docs\">API documentation</a></p>",
+",
         Escaped(title),
         Escaped(message)
     );
