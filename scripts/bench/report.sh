@@ -6,7 +6,7 @@
 #
 #   scripts/bench/report.sh [STEP...]
 #
-# Steps (default: all, in this order): codec simulator registry-proxy alertdb-server herald
+# Steps (default: all, in this order): codec simulator registry-proxy alertdb-server herald pages
 # ingester-gzip ingester visit peak (peak: scripts/bench/peak.sh, the 40,000-alert visit to
 # five brokers; ~15 min on its own). Each benchmark prints its figures as BENCH-ROW lines
 # (scripts/lib.sh: bench_row); each step's whole output is kept in .run/bench/report/STEP.log.
@@ -15,7 +15,7 @@
 source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 cd "$REPO_ROOT"
 
-all_steps=(codec simulator registry-proxy alertdb-server herald ingester-gzip ingester visit peak)
+all_steps=(codec simulator registry-proxy alertdb-server herald pages ingester-gzip ingester visit peak)
 steps=("$@")
 ((${#steps[@]} > 0)) || steps=("${all_steps[@]}")
 out="$RUN_DIR/bench/report"
@@ -43,6 +43,7 @@ run_step() {
     registry-proxy) scripts/bench/registry-proxy.sh 15s 32 2 ;;
     alertdb-server) ROUNDS=3 DURATION=8s scripts/bench/alertdb-server.sh ;;
     herald) DURATION=10s PY_SECONDS=10 scripts/bench/herald.sh ;;
+    pages) DURATION=10s scripts/bench/pages.sh ;;
     ingester-gzip) cargo bench -q -p alertdb-ingester --bench gzip_levels ;;
     ingester) BENCH_ALERTS=10000 cargo bench -q -p alertdb-ingester --bench ingest_throughput ;;
     visit)

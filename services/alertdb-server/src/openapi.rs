@@ -10,7 +10,7 @@ struct Route {
     example: &'static str,
 }
 
-const ROUTES: [Route; 6] = [
+const ROUTES: [Route; 9] = [
     Route {
         path: "/v1/health",
         summary: "Liveness of the API",
@@ -20,14 +20,32 @@ const ROUTES: [Route; 6] = [
     Route {
         path: "/v1/alerts/{alert_id}",
         summary: "An alert by id",
-        description: "The alert's Confluent wire-format bytes (magic byte 0, 4-byte big-endian schema id, Avro body). Sent gzip-encoded (`Content-Encoding: gzip`) when the client accepts gzip, else decompressed. With `?format=json`, the alert decoded with its schema, bytes fields in base64.",
+        description: "The alert's Confluent wire-format bytes (magic byte 0, 4-byte big-endian schema id, Avro body). Sent gzip-encoded (`Content-Encoding: gzip`) when the client accepts gzip, else decompressed. With `?format=json`, the alert decoded with its schema, bytes fields in base64. A browser, whose `Accept` lists `text/html` first, gets the alert's page (as `/view`) unless `format` is given; `*/*` or no `Accept` keeps the bytes.",
         example: "/v1/alerts/170032483741696?format=json",
+    },
+    Route {
+        path: "/v1/alerts/{alert_id}/view",
+        summary: "An alert's page, for people",
+        description: "HTML: the alert's ids and IAU name, time (UTC and MJD TAI), position (degrees and sexagesimal), band; its three cutouts as images with size and orientation; the light curve of its history (prvDiaSources and forced photometry, per band, error bars) as inline SVG; the diaSource and diaObject with units; links to every download. No script, nothing loaded from elsewhere.",
+        example: "/v1/alerts/170032483741696/view",
     },
     Route {
         path: "/v1/alerts/{alert_id}/cutouts/{kind}",
         summary: "A cutout image of an alert",
         description: "The FITS bytes of the alert's `cutoutDifference`, `cutoutScience` or `cutoutTemplate`; 404 when the alert has none.",
         example: "/v1/alerts/170032483741696/cutouts/difference",
+    },
+    Route {
+        path: "/v1/alerts/{alert_id}/cutouts/{kind}.png",
+        summary: "A cutout as a PNG image",
+        description: "The cutout rendered on the server as 8-bit grey: astropy's ZScaleInterval, then the stretch (`asinh` by default, a = 0.1; `linear`; `log`, a = 1000; `sqrt`); FITS row 1 at the bottom; non-finite pixels black. `size` scales the longer side to that many pixels (nearest neighbour); without it, one PNG pixel per cutout pixel.",
+        example: "/v1/alerts/170032483741696/cutouts/science.png?stretch=asinh&size=256",
+    },
+    Route {
+        path: "/v1/objects/{dia_object_id}/view",
+        summary: "An object's page, for people",
+        description: "HTML: the object's light curve merged from all its archived alerts, the alerts, the newest alert's cutouts and diaObject. Needs the archive's alert index; without it the answer is 501 with a page that says the index is not enabled.",
+        example: "/v1/objects/85000000000000/view",
     },
     Route {
         path: "/v1/schemas/{schema_id}",
@@ -122,6 +140,40 @@ pub fn document(herald_prefix: Option<&str>) -> Json {
             "content": {"application/fits": {"schema": {"type": "string", "format": "binary"}}}
         }),
     );
+    let page = |description: &str| json!({"description": description, "content": {"text/html": {"schema": {"type": "string"}}}});
+    let mut view_responses = serde_json::Map::new();
+    view_responses.insert("200".into(), page("The alert's page"));
+    view_responses.insert(
+        "304".into(),
+        json!({"description": "Not modified (the If-None-Match tag matches)"}),
+    );
+    view_responses.insert("400".into(), page("Invalid id (an HTML page saying so)"));
+    view_responses.insert("404".into(), page("No alert with this id"));
+    view_responses.insert("503".into(), page("The object store is unavailable"));
+    let mut png_responses = errors(&[(
+        "404",
+        "No alert with this id, no such cutout kind, or the alert has no such cutout",
+    )]);
+    png_responses.insert(
+        "200".into(),
+        json!({
+            "description": "The cutout as an 8-bit greyscale PNG",
+            "headers": immutable_headers(),
+            "content": {"image/png": {"schema": {"type": "string", "format": "binary"}}}
+        }),
+    );
+    let mut object_responses = serde_json::Map::new();
+    object_responses.insert("200".into(), page("The object's page"));
+    object_responses.insert("400".into(), page("Invalid diaObjectId"));
+    object_responses.insert("404".into(), page("The index has no alert of this object"));
+    object_responses.insert(
+        "501".into(),
+        page("The archive's alert index is not enabled on this server: a page saying so"),
+    );
+    object_responses.insert(
+        "503".into(),
+        page("The index or the object store is unavailable"),
+    );
     let mut schema_responses = errors(&[("404", "No schema with this id")]);
     schema_responses.insert(
         "200".into(),
@@ -163,6 +215,33 @@ pub fn document(herald_prefix: Option<&str>) -> Json {
                     "schema": {"type": "string", "enum": ["difference", "science", "template"]}
                 }, if_none_match],
                 "responses": cutout_responses.clone(),
+            }),
+            "/v1/alerts/{alert_id}/view" => json!({
+                "parameters": [alert_id, if_none_match],
+                "responses": view_responses.clone(),
+            }),
+            "/v1/alerts/{alert_id}/cutouts/{kind}.png" => json!({
+                "parameters": [alert_id, {
+                    "name": "kind", "in": "path", "required": true,
+                    "schema": {"type": "string", "enum": ["difference", "science", "template"]}
+                }, {
+                    "name": "stretch", "in": "query", "required": false,
+                    "schema": {"type": "string", "enum": ["asinh", "linear", "log", "sqrt"], "default": "asinh"}
+                }, {
+                    "name": "size", "in": "query", "required": false,
+                    "description": "Pixels of the longer side (nearest neighbour); default: the cutout's own size",
+                    "schema": {"type": "integer", "minimum": 8, "maximum": 1024}
+                }, if_none_match],
+                "responses": png_responses.clone(),
+            }),
+            "/v1/objects/{dia_object_id}/view" => json!({
+                "parameters": [{
+                    "name": "dia_object_id", "in": "path", "required": true,
+                    "description": "diaObjectId: a decimal integer of at most 19 digits that fits in a signed 64-bit integer",
+                    "schema": {"type": "string", "pattern": "^[0-9]{1,18}$"},
+                    "example": "85000000000000"
+                }],
+                "responses": object_responses.clone(),
             }),
             "/v1/schemas/{schema_id}" => json!({
                 "parameters": [schema_id, if_none_match],

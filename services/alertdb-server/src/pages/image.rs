@@ -415,20 +415,34 @@ pub fn grey_levels(
 ) -> Vec<u8> {
     let (vmin, vmax) = zscale(&image.pixels);
     let range = vmax - vmin;
-    let level = |v: f64| -> u8 {
-        if !v.is_finite() || !(range > 0.0) {
-            return 0;
-        }
-        let x = ((v - vmin) / range).clamp(0.0, 1.0);
-        (stretch.apply(x) * 255.0).round() as u8
-    };
+    // Each source pixel's level once (a 37×37 cutout drawn at 256×256 would otherwise take
+    // ~48 stretches per pixel), then nearest-neighbour copies.
+    let levels: Vec<u8> = image
+        .pixels
+        .iter()
+        .map(|v| {
+            if !v.is_finite() || !(range > 0.0) {
+                return 0;
+            }
+            let x = ((v - vmin) / range).clamp(0.0, 1.0);
+            (stretch.apply(x) * 255.0).round() as u8
+        })
+        .collect();
+    let columns: Vec<usize> = (0..out_width)
+        .map(|column| column * image.width / out_width)
+        .collect();
     let mut out = Vec::with_capacity(out_width * out_height);
+    let mut previous_row = usize::MAX;
     for row in 0..out_height {
         let source_row = image.height - 1 - row * image.height / out_height;
-        let line = &image.pixels[source_row * image.width..][..image.width];
-        for column in 0..out_width {
-            out.push(level(line[column * image.width / out_width]));
+        if source_row == previous_row {
+            // The same source row as the line before: copy that line.
+            out.extend_from_within(out.len() - out_width..);
+            continue;
         }
+        previous_row = source_row;
+        let line = &levels[source_row * image.width..][..image.width];
+        out.extend(columns.iter().map(|c| line[*c]));
     }
     out
 }

@@ -285,13 +285,21 @@ pub(crate) async fn cutout_png(
     if crate::http::if_none_match(headers, &etag) {
         return Ok(immutable(headers, etag, "image/png", Bytes::new(), &[]));
     }
-    let decoded = state.archive.decoded_alert(alert_id).await?;
-    let fits = match top_level_bytes(&decoded, field) {
-        Some(fits) if !fits.is_empty() => fits,
-        _ => {
+    // Only the cutout is needed: read it from the Avro body without decoding the history.
+    let (message, schema_id, schema) = state.archive.message_and_schema(alert_id).await?;
+    let body = &message[alert_packet::wire::HEADER_LEN..];
+    let fits = match crate::archive::body_field_bytes(&schema, body, field) {
+        Ok(Some(fits)) if !fits.is_empty() => fits,
+        Ok(_) => {
             return Err(ApiError::NotFound(format!(
                 "alert {alert_id} has no {kind} cutout"
             )))
+        }
+        Err(e) => {
+            return Err(ApiError::from(crate::archive::ArchiveError::CorruptAlert {
+                alert_id,
+                reason: format!("does not decode with schema {schema_id}: {e}"),
+            }))
         }
     };
     let png = image::render_png(fits, stretch, size).map_err(|e| {
