@@ -493,8 +493,13 @@ async fn run_page(
         .iter()
         .filter(|f| predicate.keeps_file(f))
         .collect();
-    let parts: Vec<Vec<IndexRow>> = futures::stream::iter(candidates)
-        .map(|file| {
+    let candidates = &candidates;
+    let parts: Vec<Vec<IndexRow>> = futures::stream::iter(0..candidates.len())
+        // By index, not `&DataFile`: a closure over borrowed items makes a future rustc cannot
+        // prove `Send` for every lifetime ("FnOnce is not general enough"), and the server
+        // runs these queries in `Send` handlers.
+        .map(|i| {
+            let file = candidates[i];
             let predicate = &predicate;
             async move {
                 let mut top = TopRows {
@@ -583,8 +588,13 @@ pub async fn count_time_range(
         .iter()
         .filter(|f| predicate.keeps_file(f))
         .collect();
-    let counts: Vec<u64> = futures::stream::iter(candidates)
-        .map(|file| async move {
+    let candidates = &candidates;
+    let counts: Vec<u64> = futures::stream::iter(0..candidates.len())
+        // By index, not `&DataFile`: a closure over borrowed items makes a future rustc cannot
+        // prove `Send` for every lifetime ("FnOnce is not general enough"), and the server
+        // runs these queries in `Send` handlers.
+        .map(|i| async move {
+            let file = candidates[i];
             if let Some((lo, hi)) = file.stats.mjd_tai {
                 if lo >= since && hi < until && file.stats.num_records > 0 {
                     return Ok(file.stats.num_records);
@@ -671,8 +681,13 @@ pub async fn cone(
 
 /// Every row of the table, unordered (tests and small tables).
 pub async fn all_rows(snapshot: &Snapshot, store: &Arc<dyn ObjectStore>) -> Result<Vec<IndexRow>> {
-    let parts: Vec<Vec<IndexRow>> = futures::stream::iter(snapshot.files())
-        .map(|file| async move {
+    let files = snapshot.files();
+    let parts: Vec<Vec<IndexRow>> = futures::stream::iter(0..files.len())
+        // By index, not `&DataFile`: a closure over borrowed items makes a future rustc cannot
+        // prove `Send` for every lifetime ("FnOnce is not general enough"), and the server
+        // runs these queries in `Send` handlers.
+        .map(|i| async move {
+            let file = &files[i];
             let mut top = TopRows {
                 rows: Vec::new(),
                 keep: usize::MAX,
@@ -690,8 +705,13 @@ pub async fn all_rows(snapshot: &Snapshot, store: &Arc<dyn ObjectStore>) -> Resu
 
 /// Every alert id in the table.
 pub async fn alert_ids(snapshot: &Snapshot, store: &Arc<dyn ObjectStore>) -> Result<Vec<i64>> {
-    let parts: Vec<Vec<i64>> = futures::stream::iter(snapshot.files())
-        .map(|file| async move {
+    let files = snapshot.files();
+    let parts: Vec<Vec<i64>> = futures::stream::iter(0..files.len())
+        // By index, not `&DataFile`: a closure over borrowed items makes a future rustc cannot
+        // prove `Send` for every lifetime ("FnOnce is not general enough"), and the server
+        // runs these queries in `Send` handlers.
+        .map(|i| async move {
+            let file = &files[i];
             let cached = snapshot.cache.get(store, snapshot, file).await?;
             let schema = cached.meta.metadata().file_metadata().schema_descr();
             let mut stream = ParquetRecordBatchStreamBuilder::new_with_metadata(

@@ -45,6 +45,8 @@ pub struct AppState {
     pub docs: Bytes,
     /// The Herald-compatible API (`/api/alerts`).
     pub herald: crate::herald::HeraldApi,
+    /// The index table's queries; `None` with `--no-index`.
+    pub index: Option<Arc<crate::search::IndexSource>>,
 }
 
 /// The API routes (not the ops routes), at the root and under `state.prefix`.
@@ -58,7 +60,8 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/alerts/{alert_id}/cutouts/{kind}", get(cutout))
         .route("/v1/schemas/{schema_id}", get(schema))
         .route("/v1/openapi.json", get(openapi_json))
-        .route("/v1/docs", get(docs));
+        .route("/v1/docs", get(docs))
+        .merge(crate::search::routes());
     if let Some(herald_prefix) = &state.herald.prefix {
         api = api.merge(crate::herald::routes(herald_prefix));
     }
@@ -83,6 +86,8 @@ pub enum ApiError {
     Unavailable,
     /// The archive holds something it should not (corrupt alert, missing schema).
     Internal(String),
+    /// An index query ran out of its time budget; the detail says how to narrow it.
+    QueryTimeout(String),
 }
 
 impl From<ArchiveError> for ApiError {
@@ -112,6 +117,7 @@ impl IntoResponse for ApiError {
                 "the alert archive's object store is unavailable; retry later".into(),
             ),
             ApiError::Internal(detail) => (StatusCode::INTERNAL_SERVER_ERROR, detail),
+            ApiError::QueryTimeout(detail) => (StatusCode::SERVICE_UNAVAILABLE, detail),
         };
         let mut response = (status, Json(serde_json::json!({ "detail": detail }))).into_response();
         if status == StatusCode::SERVICE_UNAVAILABLE {

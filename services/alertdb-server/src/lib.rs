@@ -12,6 +12,7 @@
 //! - [`http`]: the routes and the mapping of errors to status codes;
 //! - [`herald`]: the Herald-compatible archive API (`/api/alerts`: Avro, JSON, FITS, cutouts,
 //!   schema, IVOA DataLink);
+//! - [`search`]: questions answered from the alert index (by object, time range, cone);
 //! - [`openapi`]: the API description and docs page;
 //! - [`metrics`]: Prometheus metrics, served with `/healthz` and `/readyz` on the same port.
 //!
@@ -23,6 +24,7 @@ pub mod herald;
 pub mod http;
 pub mod metrics;
 pub mod openapi;
+pub mod search;
 pub mod settings;
 
 pub use settings::{Cli, ServerConfig, Settings};
@@ -99,6 +101,12 @@ pub fn app(config: &ServerConfig) -> Result<App, RunError> {
             prefix: config.api_prefix.clone(),
             public_url: config.public_url.clone(),
         },
+        index: config.index.map(|limits| {
+            Arc::new(search::IndexSource::new(
+                archive.alerts_store().clone(),
+                limits,
+            ))
+        }),
     };
     let router = http::router(state).merge(ops.router());
     Ok(App {
