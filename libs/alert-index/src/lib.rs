@@ -32,3 +32,6 @@ pub use log::{DataFile, FileStats, Txn};
 pub use query::{cone, count_time_range, object_alerts, time_range, Page, PageRequest};
 pub use row::{IndexRow, KafkaCoords, MJD_UNIX_EPOCH, TAI_MINUS_UTC_SECONDS};
 pub use table::{CommitInfo, IndexTable, Snapshot, TABLE_PREFIX};
+
+#[cfg(test)]
+mod tests;

@@ -288,3 +288,139 @@ impl IndexRow {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alert_packet::generate::{AlertContext, AlertGenerator, GeneratorConfig};
+    use alert_packet::tree::SchemaTree;
+    use std::path::PathBuf;
+
+    /// The schema tree of the project's venv (scripts/install/schema-dir.sh), or
+    /// `ALERT_SCHEMA_DIR`.
+    fn tree() -> SchemaTree {
+        let dir = std::env::var("ALERT_SCHEMA_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(|_| {
+                let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
+                let out = std::process::Command::new(root.join("scripts/install/schema-dir.sh"))
+                    .output()
+                    .expect("scripts/install/schema-dir.sh");
+                PathBuf::from(String::from_utf8_lossy(&out.stdout).trim())
+            });
+        SchemaTree::load(&dir).expect("schema tree (run scripts/install/python.sh)")
+    }
+
+    fn kafka() -> KafkaCoords {
+        KafkaCoords {
+            topic: "alerts".into(),
+            partition: 3,
+            offset: 42,
+        }
+    }
+
+    #[test]
+    fn every_schema_version_gives_a_row() {
+        let tree = tree();
+        let mut versions = 0;
+        for v in tree.versions() {
+            let config = GeneratorConfig {
+                prv_sources: 2,
+                prv_forced_sources: 2,
+                cutout_bytes: None,
+                null_one_in: 0,
+                ..GeneratorConfig::default()
+            };
+            let mut generator = AlertGenerator::new(v.schema.clone(), config).unwrap();
+            let context = AlertContext {
+                alert_id: 170_000_000_000_123,
+                object_id: 85_000_000_000_001,
+                visit: 7,
+                detector: 3,
+                mjd: 61_000.25,
+                ra: 359.9999,
+                dec: -30.5,
+            };
+            let body = generator.alert_body(&context);
+            let id = (v.version.major * 100 + v.version.minor) as i32;
+            let row = IndexRow::from_alert(&v.schema, &body, id, "k", kafka())
+                .unwrap_or_else(|e| panic!("{}: {e}", v.version));
+            assert_eq!(row.alert_id, context.alert_id, "{}", v.version);
+            assert_eq!(row.dia_source_id, context.alert_id, "{}", v.version);
+            assert_eq!(row.dia_object_id, Some(context.object_id), "{}", v.version);
+            assert_eq!(row.mjd_tai, 61_000.25);
+            assert_eq!(row.time_us, mjd_tai_to_unix_us(61_000.25));
+            assert!((row.dec + 30.5).abs() < 1e-3, "{}: {}", v.version, row.dec);
+            assert!(row.ra >= 0.0 && row.ra < 360.0);
+            assert_eq!(row.healpix29, healpix::healpix29(row.ra, row.dec));
+            assert!(
+                row.band.as_deref().is_some_and(|b| "ugrizy".contains(b)),
+                "{}",
+                v.version
+            );
+            assert!(
+                row.psf_flux.is_some() && row.psf_flux_err.is_some(),
+                "{}",
+                v.version
+            );
+            assert_eq!(
+                row.reliability.is_some(),
+                v.version.major >= 5,
+                "{}",
+                v.version
+            );
+            assert_eq!((row.schema_id, row.partition, row.offset), (id, 3, 42));
+            let decoded = alert_packet::value::decode(&v.schema, &body).unwrap();
+            let from_value = IndexRow::from_value(&v.schema, &decoded, id, "k", kafka()).unwrap();
+            assert_eq!(from_value, row, "{}", v.version);
+            versions += 1;
+        }
+        assert!(versions >= 10, "{versions}");
+    }
+
+    #[test]
+    fn bad_alerts_are_errors_not_panics() {
+        let tree = tree();
+        let v = tree.latest();
+        let mut generator =
+            AlertGenerator::new(v.schema.clone(), GeneratorConfig::default()).unwrap();
+        let context = AlertContext {
+            alert_id: 1,
+            object_id: 2,
+            visit: 3,
+            detector: 4,
+            mjd: 61_000.0,
+            ra: 10.0,
+            dec: 10.0,
+        };
+        let body = generator.alert_body(&context);
+        for cut in [0, 1, 5, 40] {
+            assert!(matches!(
+                IndexRow::from_alert(&v.schema, &body[..cut], 1101, "k", kafka()),
+                Err(IndexError::BadAlert(_))
+            ));
+        }
+        let not_alert = Schema::parse_str(
+            r#"{"type":"record","name":"x","fields":[{"name":"a","type":"long"}]}"#,
+        )
+        .unwrap();
+        assert!(IndexRow::from_alert(&not_alert, &[2], 1, "k", kafka()).is_err());
+        let bad_dec = AlertContext {
+            dec: 95.0,
+            ..context
+        };
+        let body = generator.alert_body(&bad_dec);
+        let err = IndexRow::from_alert(&v.schema, &body, 1101, "k", kafka()).unwrap_err();
+        assert!(err.to_string().contains("dec"), "{err}");
+    }
+
+    #[test]
+    fn tai_is_37_seconds_ahead_of_utc() {
+        // 2026-12-02T00:00:00 UTC is MJD 61376 UTC.
+        let utc_midnight_us = 1_796_169_600_000_000i64;
+        assert_eq!(
+            mjd_tai_to_unix_us(61_376.0 + 37.0 / 86_400.0),
+            utc_midnight_us
+        );
+    }
+}
