@@ -4,9 +4,9 @@ against astropy (called by integration-tests/tests/alert_pages.rs).
 usage: pages_check.py MANIFEST.json
 
 The manifest names the server (`root`, with its path prefix), the archived alerts to open
-(`alerts`: ids), the object page to open (`object_id`, `object_status`: what the server is
-expected to answer, 501 while the archive's index is not enabled) and where to save the
-screenshots (`artefacts`).
+(`alerts`: ids, all of one object), the object page to open (`object_id`, `object_status`: 200
+with the index), the same archive served with `--no-index` (`no_index_root`: its object page
+must answer 501 saying so) and where to save the screenshots (`artefacts`).
 
 For each alert, from the alert's own JSON (`/v1/alerts/{id}?format=json`):
 - headless Chromium (Debian's `chromium` + `chromium-driver`, through selenium) opens
@@ -15,6 +15,9 @@ For each alert, from the alert's own JSON (`/v1/alerts/{id}?format=json`):
   prvDiaSources and prvDiaForcedSources that has a time, a flux and a band; the identity fields
   (ids, IAU name, MJD, UTC by astropy.time, ra/dec, band) and every diaSource and diaObject
   row equal the alert's; no horizontal scrolling at a phone's width (390 CSS pixels);
+- the object page: one light-curve point per distinct plottable row of all the alerts (a
+  source in several alerts counts once, by diaSourceId / diaForcedSourceId; each alert's
+  own source is "current"), a table row per alert, the newest alert's cutouts loaded;
 - each cutout PNG, decoded here, matches astropy's rendering of the same FITS data
   (`ZScaleInterval()` + `AsinhStretch()`, × 255, rounded, bottom row last) within 1 grey level
   of 255 for every pixel; the same for `stretch=linear` and `stretch=log` (`LinearStretch`,
@@ -160,13 +163,20 @@ def cell_equals(text, value):
     return True  # bytes, arrays and records are summarised, not compared
 
 
-def expected_points(alert):
-    """(band, kind) -> count of plottable rows."""
+def expected_points(alerts):
+    """(band, kind) -> count of plottable rows of `alerts`, a row in several of them once
+    (the server's merge: the alerts' sources first, then detections, then forced points)."""
     counts = {}
+    seen = set()
 
     def add(row, kind):
         if row is None:
             return
+        key = (kind == "forced", row.get("diaForcedSourceId" if kind == "forced" else "diaSourceId"))
+        if key[1] is not None:
+            if key in seen:
+                return
+            seen.add(key)
         mjd = row.get("midpointMjdTai", row.get("midPointTai"))
         flux = row.get("psfFlux", row.get("psFlux"))
         band = row.get("band", row.get("filterName"))
@@ -176,42 +186,58 @@ def expected_points(alert):
             return
         counts[(band, kind)] = counts.get((band, kind), 0) + 1
 
-    add(alert.get("diaSource"), "current")
-    for row in alert.get("prvDiaSources") or []:
-        add(row, "detection")
-    for row in alert.get("prvDiaForcedSources") or []:
-        add(row, "forced")
+    for alert in alerts:
+        add(alert.get("diaSource"), "current")
+    for alert in alerts:
+        for row in alert.get("prvDiaSources") or []:
+            add(row, "detection")
+    for alert in alerts:
+        for row in alert.get("prvDiaForcedSources") or []:
+            add(row, "forced")
     return counts
 
 
-def check_page(driver, base, alert_id, artefacts, first):
+def count_points(driver):
     from selenium.webdriver.common.by import By
-
-    status, _, body = get(f"{base}/v1/alerts/{alert_id}?format=json")
-    if status != 200:
-        fail(f"alert {alert_id}: JSON {status}")
-        return {}
-    alert = json.loads(body)
-    source = alert["diaSource"]
-    url = f"{base}/v1/alerts/{alert_id}/view"
-    driver.set_window_size(1200, 1800)
-    driver.get(url)
-    images = driver.execute_script(
-        "return Array.from(document.images).map(i => [i.id, i.complete, i.naturalWidth, i.alt]);")
-    if len(images) != 3:
-        fail(f"alert {alert_id}: {len(images)} images on the page, not 3: {images}")
-    for image_id, complete, width, alt in images:
-        if not complete or width <= 0:
-            fail(f"alert {alert_id}: image {image_id} did not load (complete={complete}, naturalWidth={width})")
-        if not alt:
-            fail(f"alert {alert_id}: image {image_id} has no alt text")
-
-    # The light curve: one point per plottable row, by band and kind.
     found = {}
     for point in driver.find_elements(By.CSS_SELECTOR, "svg#lightcurve g.pt"):
         key = (point.get_attribute("data-band"), point.get_attribute("data-kind"))
         found[key] = found.get(key, 0) + 1
-    wanted = expected_points(alert)
+    return found
+
+
+def check_images(driver, what):
+    images = driver.execute_script(
+        "return Array.from(document.images).map(i => [i.id, i.complete, i.naturalWidth, i.alt]);")
+    if len(images) != 3:
+        fail(f"{what}: {len(images)} images on the page, not 3: {images}")
+    for image_id, complete, width, alt in images:
+        if not complete or width <= 0:
+            fail(f"{what}: image {image_id} did not load (complete={complete}, naturalWidth={width})")
+        if not alt:
+            fail(f"{what}: image {image_id} has no alt text")
+    return len(images)
+
+
+def alert_json(base, alert_id):
+    status, _, body = get(f"{base}/v1/alerts/{alert_id}?format=json")
+    if status != 200:
+        raise SystemExit(f"alert {alert_id}: JSON {status}")
+    return json.loads(body)
+
+
+def check_page(driver, base, alert_id, alert, artefacts, first):
+    from selenium.webdriver.common.by import By
+
+    source = alert["diaSource"]
+    url = f"{base}/v1/alerts/{alert_id}/view"
+    driver.set_window_size(1200, 1800)
+    driver.get(url)
+    images = check_images(driver, f"alert {alert_id}")
+
+    # The light curve: one point per plottable row, by band and kind.
+    found = count_points(driver)
+    wanted = expected_points([alert])
     if found != wanted:
         fail(f"alert {alert_id}: light-curve points {sorted(found.items())} != rows {sorted(wanted.items())}")
 
@@ -276,7 +302,7 @@ def check_page(driver, base, alert_id, artefacts, first):
         driver.set_window_size(1200, 1800)
         driver.get(url)
         driver.save_screenshot(os.path.join(artefacts, "alert-page.png"))
-    return {"points": sum(found.values()), "rows": rows, "images": len(images)}
+    return {"points": sum(found.values()), "rows": rows, "images": images}
 
 
 def main():
@@ -301,8 +327,9 @@ def main():
     driver.set_page_load_timeout(60)
     summary = {"alerts": 0, "points": 0, "rows": 0, "images": 0, "png_pixels": 0}
     try:
+        alerts = {alert_id: alert_json(base, alert_id) for alert_id in manifest["alerts"]}
         for n, alert_id in enumerate(manifest["alerts"]):
-            result = check_page(driver, base, alert_id, artefacts, first=(n == 0))
+            result = check_page(driver, base, alert_id, alerts[alert_id], artefacts, first=(n == 0))
             for k, v in result.items():
                 summary[k] += v
             summary["alerts"] += 1
@@ -315,16 +342,37 @@ def main():
         object_url = f"{base}/v1/objects/{manifest['object_id']}/view"
         status, headers, body = get(object_url)
         if status != manifest["object_status"]:
-            fail(f"object page: status {status}, expected {manifest['object_status']}")
+            fail(f"object page: status {status}, expected {manifest['object_status']}: {body[:300]!r}")
         if "text/html" not in headers.get("Content-Type", ""):
             fail(f"object page: content type {headers.get('Content-Type')}")
-        driver.set_window_size(1200, 900)
+        driver.set_window_size(1200, 1800)
         driver.get(object_url)
-        text = driver.execute_script("return document.body.innerText;")
-        if manifest["object_status"] == 501 and "not enabled" not in text:
-            fail(f"object page does not say the index is not enabled: {text[:300]!r}")
+        summary["images"] += check_images(driver, "object page")
+        found = count_points(driver)
+        wanted = expected_points(list(alerts.values()))
+        if found != wanted:
+            fail(f"object page: light-curve points {sorted(found.items())} != rows {sorted(wanted.items())}")
+        listed = driver.execute_script(
+            "return Array.from(document.querySelectorAll('table#alerts tr[data-alert]')).map(r => r.dataset.alert);")
+        if sorted(int(a) for a in listed) != sorted(alerts):
+            fail(f"object page lists alerts {listed}, not {sorted(alerts)}")
         driver.save_screenshot(os.path.join(artefacts, "object-page.png"))
         summary["object_status"] = status
+        summary["object_alerts"] = len(listed)
+        summary["object_points"] = sum(found.values())
+
+        # The same archive with --no-index: a page saying so, status 501.
+        no_index_url = f"{manifest['no_index_root']}/v1/objects/{manifest['object_id']}/view"
+        status, headers, _ = get(no_index_url)
+        if status != 501 or "text/html" not in headers.get("Content-Type", ""):
+            fail(f"object page with --no-index: {status} {headers.get('Content-Type')}")
+        driver.set_window_size(1200, 700)
+        driver.get(no_index_url)
+        text = driver.execute_script("return document.body.innerText;")
+        if "not enabled" not in text:
+            fail(f"object page with --no-index does not say the index is not enabled: {text[:300]!r}")
+        driver.save_screenshot(os.path.join(artefacts, "object-page-no-index.png"))
+        summary["no_index_status"] = status
     finally:
         driver.quit()
     if FAILURES:

@@ -9,11 +9,14 @@
 //! kept in `target/test-artefacts/alert-pages/` (and copied to `docs/screenshots/` with
 //! `ALERTDIST_UPDATE_SCREENSHOTS=1`).
 //!
-//! The object page is checked as this server serves it today: the archive's alert index is
-//! not wired in (issue 19), so it must answer 501 with a page that says so.
+//! The alerts are three detections of one object on three nights, so the ingester's index
+//! (issue 19) lists them and the object page merges them: its light curve must have one point
+//! per distinct plottable row of the three alerts (a source in several histories once), its
+//! table the three alerts, and the newest alert's cutouts must load. A server started with
+//! `--no-index` must answer the object page with 501 and a page saying so.
 
 use alert_archive::{alert_key, Layout};
-use alert_packet::generate::{AlertGenerator, GeneratorConfig, SplitMix64, VisitSpec};
+use alert_packet::generate::{AlertContext, AlertGenerator, GeneratorConfig, SplitMix64, VisitSpec};
 use alert_packet::tree::{SchemaTree, SchemaVersion};
 use alertdb_ingester::settings::Settings as IngesterSettings;
 use alertdb_server::ServerConfig;
@@ -58,7 +61,8 @@ async fn register(tree: &SchemaTree) -> u32 {
     body["id"].as_u64().unwrap() as u32
 }
 
-/// Framed v11.1 alerts: 20 earlier detections, 20 forced points, default-size cutouts.
+/// Framed v11.1 alerts of one object on consecutive nights: 20 earlier detections, 20 forced
+/// points, default-size cutouts.
 fn alerts(tree: &SchemaTree, schema_id: u32, first_id: i64) -> Vec<(u64, Vec<u8>)> {
     let schema = tree.get(SchemaVersion::new(11, 1)).unwrap();
     let mut generator = AlertGenerator::new(
@@ -80,7 +84,13 @@ fn alerts(tree: &SchemaTree, schema_id: u32, first_id: i64) -> Vec<(u64, Vec<u8>
     let mut rng = SplitMix64::new(first_id as u64);
     (0..ALERTS)
         .map(|i| {
-            let context = spec.context(i, &mut rng);
+            let first = spec.context(0, &mut rng);
+            let context = AlertContext {
+                alert_id: first.alert_id + i as i64,
+                visit: first.visit + i as i64 * 1000,
+                mjd: first.mjd + i as f64,
+                ..first
+            };
             let body = generator.alert_body(&context);
             (
                 context.alert_id as u64,
@@ -171,22 +181,50 @@ async fn alert_and_object_pages_in_headless_chromium() {
     let archived = alerts(&tree, schema_id, 182_000_000_000_000);
     ingest(&topic, archive.path(), &archived).await;
 
-    let mut config = ServerConfig::for_url(&format!("file://{}", archive.path().display()));
+    let url = format!("file://{}", archive.path().display());
+    let mut config = ServerConfig::for_url(&url);
     config.path_prefix = Some("/alertdb".into());
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = listener.local_addr().unwrap();
     let shutdown = CancellationToken::new();
     let server = tokio::spawn(alertdb_server::run(config, listener, shutdown.clone()));
+    // The same archive served with --no-index: the object page must say the index is off.
+    let mut config = ServerConfig::for_url(&url);
+    config.index = None;
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let no_index_address = listener.local_addr().unwrap();
+    let no_index = tokio::spawn(alertdb_server::run(config, listener, shutdown.clone()));
 
     let artefacts = repo_root().join("target/test-artefacts/alert-pages");
     std::fs::create_dir_all(&artefacts).unwrap();
     // The generator's object of the first alert (`VisitSpec::context`: first id / 2).
     let object_id = 182_000_000_000_000i64 / 2;
+    // The ingester flushed its index rows when it stopped; wait until the server reads them.
+    let http = reqwest::Client::new();
+    let started = Instant::now();
+    loop {
+        let answer = http
+            .get(format!("http://{address}/v1/objects/{object_id}/alerts"))
+            .send()
+            .await
+            .unwrap();
+        let status = answer.status();
+        let body: serde_json::Value = answer.json().await.unwrap_or_default();
+        if status.is_success() && body["count"] == ALERTS {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "the index does not list the object's {ALERTS} alerts after 60 s: {status} {body}"
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
     let manifest = serde_json::json!({
         "root": format!("http://{address}/alertdb"),
         "alerts": archived.iter().map(|(id, _)| *id).collect::<Vec<_>>(),
         "object_id": object_id,
-        "object_status": 501,
+        "object_status": 200,
+        "no_index_root": format!("http://{no_index_address}"),
         "artefacts": artefacts.display().to_string(),
     });
     let manifest_path = archive.path().join("pages-manifest.json");
@@ -199,6 +237,7 @@ async fn alert_and_object_pages_in_headless_chromium() {
         .unwrap();
     shutdown.cancel();
     server.await.unwrap().unwrap();
+    no_index.await.unwrap().unwrap();
     assert!(
         output.status.success(),
         "pages_check.py failed:\n{}{}",
@@ -211,14 +250,22 @@ async fn alert_and_object_pages_in_headless_chromium() {
         artefacts.display()
     );
     assert_eq!(summary["alerts"], ALERTS);
-    assert_eq!(summary["images"], 3 * ALERTS);
-    assert_eq!(summary["object_status"], 501);
+    // Three cutouts on each alert page and on the object page (the newest alert's).
+    assert_eq!(summary["images"], 3 * (ALERTS + 1));
+    assert_eq!(summary["object_status"], 200);
+    assert_eq!(summary["object_alerts"], ALERTS);
+    assert_eq!(summary["no_index_status"], 501);
     // Every alert has a source and some history: more points than alerts.
     assert!(summary["points"].as_u64().unwrap() > ALERTS as u64);
     assert!(summary["rows"].as_u64().unwrap() > 100 * ALERTS as u64);
     // 37×37 cutouts: three per alert (asinh), and linear and log too on the first.
     assert_eq!(summary["png_pixels"], 37 * 37 * 3 * (ALERTS + 2));
-    for name in ["alert-page.png", "alert-page-phone.png", "object-page.png"] {
+    for name in [
+        "alert-page.png",
+        "alert-page-phone.png",
+        "object-page.png",
+        "object-page-no-index.png",
+    ] {
         let file = artefacts.join(name);
         let bytes = std::fs::read(&file).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
         assert!(bytes.starts_with(b"\x89PNG"), "{name} is not a PNG");

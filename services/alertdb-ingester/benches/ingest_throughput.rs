@@ -23,6 +23,14 @@
 //! `BENCH_FSYNC=1` runs the ingester with `fsync_local_files` (every local write flushed).
 //! `BENCH_BASELINE_BIN=/path/to/another/alertdb-ingester` compares two builds instead: the
 //! runs into local files alternate between them, and the medians and their ratio are printed.
+//! `BENCH_INDEX_AB=1` compares this build with its index on (the default) and off
+//! (`--no-index`) the same way: what indexing costs.
+//!
+//! With the index on (the default), a run ends when the last alert is archived **and** its
+//! index row is committed (`alertdb_ingester_index_rows_total`), so the rate includes the
+//! rows' Parquet files and commits. `BENCH_INDEX_INTERVAL` (default `1s`) is the ingester's
+//! `--index-interval` in the throughput runs: with the default 60 s a run of a few seconds
+//! would end with every row still buffered and the last flush waiting out the interval.
 //!
 //! Before each run into local files the bench also times the archive's gzip of the same alerts
 //! on one of its own threads: the machine's speed at that moment, which on a shared VM varies
@@ -232,6 +240,7 @@ impl Ingester {
         alerts_url: &str,
         gcs: bool,
         gzip_level: Option<u32>,
+        index: bool,
     ) -> Ingester {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
@@ -250,6 +259,15 @@ impl Ingester {
             String::new()
         };
         let level = gzip_level.map_or(String::new(), |l| format!("gzip_level = {l}\n"));
+        let index = if index {
+            format!(
+                "index_interval = \"{}\"\n",
+                std::env::var("BENCH_INDEX_INTERVAL").unwrap_or_else(|_| "1s".into())
+            )
+        } else {
+            "index_enabled = false\n".to_owned()
+        };
+        let level = format!("{level}{index}");
         std::io::Write::write_all(
             &mut config,
             format!(
@@ -279,6 +297,14 @@ impl Ingester {
     }
 
     async fn archived(&self) -> u64 {
+        self.metric("alertdb_ingester_alerts_archived_total ").await
+    }
+
+    async fn indexed(&self) -> u64 {
+        self.metric("alertdb_ingester_index_rows_total ").await
+    }
+
+    async fn metric(&self, prefix: &str) -> u64 {
         let Ok(response) = self
             .http
             .get(format!("http://127.0.0.1:{}/metrics", self.port))
@@ -289,7 +315,7 @@ impl Ingester {
         };
         let text = response.text().await.unwrap_or_default();
         text.lines()
-            .find_map(|l| l.strip_prefix("alertdb_ingester_alerts_archived_total "))
+            .find_map(|l| l.strip_prefix(prefix))
             .and_then(|v| v.trim().parse().ok())
             .unwrap_or(0)
     }
@@ -337,9 +363,10 @@ async fn throughput(
     alerts_url: &str,
     gcs: bool,
     gzip_level: Option<u32>,
+    index: bool,
     count: u64,
 ) -> (f64, f64, f64) {
-    let ingester = Ingester::start(binary, stack, topic, alerts_url, gcs, gzip_level);
+    let ingester = Ingester::start(binary, stack, topic, alerts_url, gcs, gzip_level, index);
     let started = Instant::now();
     let mut first: Option<(Instant, u64)> = None;
     loop {
@@ -347,7 +374,7 @@ async fn throughput(
         if first.is_none() && archived > 0 {
             first = Some((Instant::now(), archived));
         }
-        if archived >= count {
+        if archived >= count && (!index || ingester.indexed().await >= count) {
             break;
         }
         assert!(
@@ -426,7 +453,10 @@ async fn main() {
     let runs = number("BENCH_RUNS", 3).max(1);
     let ingester_bin = Path::new(env!("CARGO_BIN_EXE_alertdb-ingester"));
     // Another build of the ingester to compare with, run by run (then nothing else is run).
-    let baseline = std::env::var_os("BENCH_BASELINE_BIN").map(PathBuf::from);
+    let index_ab = std::env::var_os("BENCH_INDEX_AB").is_some();
+    let baseline = std::env::var_os("BENCH_BASELINE_BIN")
+        .map(PathBuf::from)
+        .or_else(|| index_ab.then(|| ingester_bin.to_owned()));
     let rate = number("BENCH_RATE", 300);
     let seconds = number("BENCH_SECONDS", 30);
     let alerts = prepare(&stack).await;
@@ -476,14 +506,27 @@ async fn main() {
         for (is_baseline, binary) in order {
             let label = match (&baseline, is_baseline) {
                 (None, _) => "",
+                (Some(_), true) if index_ab => ", --no-index",
+                (Some(_), false) if index_ab => ", index on",
                 (Some(_), true) => ", baseline",
                 (Some(_), false) => ", this build",
             };
             let files = work.path().join(format!("archive-{run}-{is_baseline}"));
             let url = format!("file://{}", files.display());
             let gzip_reference = reference_gzip(&alerts);
-            let (rate, rss, cpu) =
-                throughput(binary, &stack, &topic, &url, false, None, count as u64).await;
+            // With BENCH_INDEX_AB the baseline is this build with --no-index.
+            let index = !(index_ab && is_baseline);
+            let (rate, rss, cpu) = throughput(
+                binary,
+                &stack,
+                &topic,
+                &url,
+                false,
+                None,
+                index,
+                count as u64,
+            )
+            .await;
             println!(
                 "local files, run {run} of {runs}{label}: {rate:.0} alerts/s = {:.3} x raw disk \
                  writes; {cpu:.2} CPU ms per alert (all {cores} cores: {:.0} alerts/s); peak RSS \
@@ -539,6 +582,7 @@ async fn main() {
         &format!("file://{}", stored.display()),
         false,
         Some(0),
+        true,
         count as u64,
     )
     .await;
@@ -564,6 +608,7 @@ async fn main() {
         &format!("gs://{bucket}"),
         true,
         None,
+        true,
         count as u64,
     )
     .await;
@@ -581,7 +626,7 @@ async fn main() {
     create_topic(&stack, &topic, 4).await;
     let files = work.path().join("latency");
     let url = format!("file://{}", files.display());
-    let ingester = Ingester::start(ingester_bin, &stack, &topic, &url, false, None);
+    let ingester = Ingester::start(ingester_bin, &stack, &topic, &url, false, None, true);
     // Let it join the group and get its partitions first.
     prefill(&stack, &topic, &alerts, 182_000_000_000_000, 4).await;
     let started = Instant::now();

@@ -45,6 +45,8 @@ pub struct AppState {
     pub docs: Bytes,
     /// The Herald-compatible API (`/api/alerts`).
     pub herald: crate::herald::HeraldApi,
+    /// The index table's queries; `None` with `--no-index`.
+    pub index: Option<Arc<crate::search::IndexSource>>,
     /// Which alerts belong to an object, for object pages; `None` when the archive's index
     /// is not enabled (object pages then say so).
     pub objects: Option<Arc<dyn crate::pages::ObjectIndex>>,
@@ -66,7 +68,8 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/v1/schemas/{schema_id}", get(schema))
         .route("/v1/openapi.json", get(openapi_json))
-        .route("/v1/docs", get(docs));
+        .route("/v1/docs", get(docs))
+        .merge(crate::search::routes());
     if let Some(herald_prefix) = &state.herald.prefix {
         api = api.merge(crate::herald::routes(herald_prefix));
     }
@@ -91,6 +94,8 @@ pub enum ApiError {
     Unavailable,
     /// The archive holds something it should not (corrupt alert, missing schema).
     Internal(String),
+    /// An index query ran out of its time budget; the detail says how to narrow it.
+    QueryTimeout(String),
     /// A feature this server is not configured for (object pages without the index).
     NotEnabled(String),
 }
@@ -124,6 +129,7 @@ impl ApiError {
                 "the alert archive's object store is unavailable; retry later".into(),
             ),
             ApiError::Internal(detail) => (StatusCode::INTERNAL_SERVER_ERROR, detail),
+            ApiError::QueryTimeout(detail) => (StatusCode::SERVICE_UNAVAILABLE, detail),
             ApiError::NotEnabled(detail) => (StatusCode::NOT_IMPLEMENTED, detail),
         }
     }

@@ -10,7 +10,7 @@ struct Route {
     example: &'static str,
 }
 
-const ROUTES: [Route; 9] = [
+const ROUTES: [Route; 12] = [
     Route {
         path: "/v1/health",
         summary: "Liveness of the API",
@@ -52,6 +52,24 @@ const ROUTES: [Route; 9] = [
         summary: "An alert schema by id",
         description: "The Avro schema (JSON) that the schema id in an alert's header names.",
         example: "/v1/schemas/1101",
+    },
+    Route {
+        path: "/v1/objects/{dia_object_id}/alerts",
+        summary: "Every archived alert of a diaObject",
+        description: "From the alert index: one row per alert of the object (ids, time as MJD TAI and UTC, position, band, PSF flux, reliability, schema id) with each alert's URL, oldest first. `format=json` (default), `csv` or `parquet`; paged with `limit` and `cursor`. 404 when the archive has no index.",
+        example: "/v1/objects/170032483741697/alerts",
+    },
+    Route {
+        path: "/v1/alerts/search",
+        summary: "Alerts in a time range",
+        description: "From the alert index: alerts whose diaSource midpoint is in [`since`, `until`), each an ISO-8601 UTC time (`2025-01-02T03:04:05Z`) or an MJD TAI number (`60677.128`); at most `--index-max-range` (31 days by default) per query. Paged with `limit` and `cursor` (the previous page's `next_cursor`); also in `csv` and `parquet`.",
+        example: "/v1/alerts/search?since=2025-01-02T00:00:00Z&until=2025-01-02T01:00:00Z",
+    },
+    Route {
+        path: "/v1/alerts/cone",
+        summary: "Alerts within a radius of a position",
+        description: "From the alert index: alerts whose diaSource position (ICRS) is within `radius` degrees (at most `--index-max-radius-deg`, 1 by default) of (`ra`, `dec`) degrees, nearest HEALPix cells first. Paged with `limit` and `cursor`; also in `csv` and `parquet`.",
+        example: "/v1/alerts/cone?ra=150.1&dec=2.2&radius=0.0167",
     },
     Route {
         path: "/v1/openapi.json",
@@ -183,6 +201,52 @@ pub fn document(herald_prefix: Option<&str>) -> Json {
             "content": {"application/vnd.schemaregistry.v1+json": {"schema": {"type": "object"}}}
         }),
     );
+    let page_params = [
+        json!({"name": "format", "in": "query", "required": false,
+               "schema": {"type": "string", "enum": ["json", "csv", "parquet"], "default": "json"}}),
+        json!({"name": "limit", "in": "query", "required": false,
+               "description": "Rows per page, 1 to --index-max-rows (10000 by default)",
+               "schema": {"type": "integer", "minimum": 1, "default": 1000}}),
+        json!({"name": "cursor", "in": "query", "required": false,
+               "description": "The `next_cursor` of the previous page, unchanged",
+               "schema": {"type": "string"}}),
+    ];
+    let degrees = |name: &str, description: &str| {
+        json!({"name": name, "in": "query", "required": true, "description": description,
+               "schema": {"type": "number"}})
+    };
+    let time = |name: &str| {
+        json!({"name": name, "in": "query", "required": true,
+               "description": "ISO-8601 UTC (2025-01-02T03:04:05Z, or a date) or MJD TAI (60677.128)",
+               "schema": {"type": "string"}})
+    };
+    let mut page_responses = serde_json::Map::new();
+    page_responses.insert("200".into(), json!({
+        "description": "A page of index rows. JSON: `{count, alerts: [...], next_cursor, next}`; CSV and Parquet: the same columns. A `Link: <...>; rel=\"next\"` header when more rows follow.",
+        "content": {
+            "application/json": {"schema": {"$ref": "#/components/schemas/IndexPage"}},
+            "text/csv": {"schema": {"type": "string"}},
+            "application/vnd.apache.parquet": {"schema": {"type": "string", "format": "binary"}}
+        }
+    }));
+    page_responses.insert(
+        "400".into(),
+        detail_response("A parameter is missing, malformed or out of range (the detail names it)"),
+    );
+    page_responses.insert(
+        "404".into(),
+        detail_response("The archive has no alert index, or the server runs with --no-index"),
+    );
+    page_responses.insert(
+        "503".into(),
+        detail_response(
+            "The object store is unavailable, or the query took longer than --index-query-timeout",
+        ),
+    );
+    page_responses.insert(
+        "500".into(),
+        detail_response("The index table is unreadable"),
+    );
     let operation = |route: &Route, extra: Json| {
         let mut op = json!({
             "summary": route.summary,
@@ -247,6 +311,28 @@ pub fn document(herald_prefix: Option<&str>) -> Json {
                 "parameters": [schema_id, if_none_match],
                 "responses": schema_responses.clone(),
             }),
+            "/v1/objects/{dia_object_id}/alerts" => {
+                let mut parameters = vec![json!({
+                    "name": "dia_object_id", "in": "path", "required": true,
+                    "schema": {"type": "string", "pattern": "^[0-9]{1,19}$"}
+                })];
+                parameters.extend(page_params.iter().cloned());
+                json!({"parameters": parameters, "responses": page_responses.clone()})
+            }
+            "/v1/alerts/search" => {
+                let mut parameters = vec![time("since"), time("until")];
+                parameters.extend(page_params.iter().cloned());
+                json!({"parameters": parameters, "responses": page_responses.clone()})
+            }
+            "/v1/alerts/cone" => {
+                let mut parameters = vec![
+                    degrees("ra", "Right ascension, degrees (ICRS), 0 to 360"),
+                    degrees("dec", "Declination, degrees (ICRS), -90 to 90"),
+                    degrees("radius", "Radius, degrees, more than 0 and at most --index-max-radius-deg (1 by default)"),
+                ];
+                parameters.extend(page_params.iter().cloned());
+                json!({"parameters": parameters, "responses": page_responses.clone()})
+            }
             "/v1/openapi.json" => json!({"responses": {"200": {
                 "description": "This document", "content": {"application/json": {"schema": {"type": "object"}}}}}}),
             _ => json!({"responses": {"200": {
@@ -269,6 +355,31 @@ pub fn document(herald_prefix: Option<&str>) -> Json {
             "type": "object",
             "required": ["detail"],
             "properties": {"detail": {"type": "string"}}
+        }, "IndexPage": {
+            "type": "object",
+            "required": ["count", "alerts", "next_cursor", "next"],
+            "properties": {
+                "count": {"type": "integer"},
+                "next_cursor": {"type": ["string", "null"]},
+                "next": {"type": ["string", "null"], "description": "URL of the next page"},
+                "alerts": {"type": "array", "items": {"type": "object", "properties": {
+                    "alertId": {"type": "integer"},
+                    "diaSourceId": {"type": "integer"},
+                    "diaObjectId": {"type": ["integer", "null"]},
+                    "ssObjectId": {"type": ["integer", "null"]},
+                    "midpointMjdTai": {"type": "number"},
+                    "time": {"type": "string", "format": "date-time"},
+                    "ra": {"type": "number"},
+                    "dec": {"type": "number"},
+                    "healpix29": {"type": "integer", "description": "HEALPix order 29, nested"},
+                    "band": {"type": ["string", "null"]},
+                    "psfFlux": {"type": ["number", "null"]},
+                    "psfFluxErr": {"type": ["number", "null"]},
+                    "reliability": {"type": ["number", "null"]},
+                    "schemaId": {"type": "integer"},
+                    "url": {"type": "string", "format": "uri"}
+                }}}
+            }
         }}}
     })
 }

@@ -5,6 +5,7 @@
 use alert_archive::{alert_key, gzip, schema_key, Layout};
 use alert_packet::value::{self, Value};
 use alert_packet::{wire, Schema};
+use alertdb_server::http::ApiError;
 use alertdb_server::pages::{BoxFuture, ObjectIndex};
 use alertdb_server::{app_with_index, ServerConfig};
 use axum::body::Body;
@@ -126,7 +127,7 @@ fn body(id: i64, mjd: f64, band: &str, history: Vec<Value>, cutouts: bool) -> Ve
 struct FixedIndex;
 
 impl ObjectIndex for FixedIndex {
-    fn object_alerts(&self, dia_object_id: i64) -> BoxFuture<'_, Result<Vec<u64>, String>> {
+    fn object_alerts(&self, dia_object_id: i64) -> BoxFuture<'_, Result<Vec<u64>, ApiError>> {
         Box::pin(async move {
             Ok(match dia_object_id {
                 OBJECT => vec![3, 1, 404],
@@ -398,6 +399,7 @@ async fn bad_input_is_a_clear_400_or_404() {
 
 #[tokio::test]
 async fn object_pages_without_the_index_say_it_is_not_enabled() {
+    // The index is on (the default) but the archive has no index table.
     let r = router(false).await;
     let page = get(&r, "/alertdb/v1/objects/77/view", &[]).await;
     assert_eq!(page.status, StatusCode::NOT_IMPLEMENTED);
@@ -405,7 +407,16 @@ async fn object_pages_without_the_index_say_it_is_not_enabled() {
     assert_eq!(page.header("cache-control"), "no-store");
     assert!(page
         .text()
-        .contains("alert index, which is not enabled on this server"));
+        .contains("alert index, and this archive has none"));
+    // --no-index: the server does not look.
+    let mut config = ServerConfig::for_url("memory://");
+    config.index = None;
+    let router = alertdb_server::app(&config).unwrap().router;
+    let page = get(&router, "/v1/objects/77/view", &[]).await;
+    assert_eq!(page.status, StatusCode::NOT_IMPLEMENTED);
+    assert!(page
+        .text()
+        .contains("not enabled on this server (started with --no-index)"));
 }
 
 #[tokio::test]

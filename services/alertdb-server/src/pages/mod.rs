@@ -46,13 +46,32 @@ pub const MAX_OBJECT_ALERTS: usize = 200;
 /// A boxed future, for the object-safe [`ObjectIndex`].
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
-/// Which archived alerts belong to a diaObject: the archive's alert index (issue 19). The
-/// object page needs only this, so the index can be any implementation, and tests give a
-/// fixed list.
+/// Which archived alerts belong to a diaObject: the archive's alert index (issue 19,
+/// [`crate::search::IndexSource`]). The object page needs only this, so tests give a fixed
+/// list.
 pub trait ObjectIndex: Send + Sync + std::fmt::Debug {
-    /// The ids of the object's archived alerts, in any order; an empty list when the object
-    /// has none. `Err` says why the index could not be read (the page answers 503).
-    fn object_alerts(&self, dia_object_id: i64) -> BoxFuture<'_, Result<Vec<u64>, String>>;
+    /// The ids of the object's archived alerts, oldest first, at most [`MAX_OBJECT_ALERTS`]
+    /// (the newest); an empty list when the object has none. `Err` says why the index could
+    /// not answer, as the API would ([`ApiError::NotEnabled`] when there is no index).
+    fn object_alerts(&self, dia_object_id: i64) -> BoxFuture<'_, Result<Vec<u64>, ApiError>>;
+}
+
+impl ObjectIndex for crate::search::IndexSource {
+    fn object_alerts(&self, dia_object_id: i64) -> BoxFuture<'_, Result<Vec<u64>, ApiError>> {
+        Box::pin(async move {
+            self.object_alert_ids(dia_object_id, MAX_OBJECT_ALERTS)
+                .await?
+                .ok_or_else(|| {
+                    ApiError::NotEnabled(format!(
+                        "object pages need the archive's alert index, and this archive has none \
+({}/_delta_log/ is absent): run the ingester with indexing on, or \
+`alertdb-ingester rebuild-index`. Each alert's page shows its object's light curve from that \
+alert's own history.",
+                        crate::search::TABLE_PREFIX
+                    ))
+                })
+        })
+    }
 }
 
 /// An answer in HTML: errors become a page with the same status as the JSON API gives
@@ -350,16 +369,13 @@ pub(crate) async fn object_view(
     let object_id = parse_object_id(&raw)?;
     let Some(index) = &state.objects else {
         return Err(ApiError::NotEnabled(format!(
-            "object pages need the archive's alert index, which is not enabled on this server: \
-it cannot tell which alerts belong to diaObject {object_id}. Each alert's page shows the \
-object's light curve from that alert's own history."
+            "object pages need the archive's alert index, which is not enabled on this server \
+(started with --no-index): it cannot tell which alerts belong to diaObject {object_id}. Each \
+alert's page shows the object's light curve from that alert's own history."
         ))
         .into());
     };
-    let ids = index.object_alerts(object_id).await.map_err(|reason| {
-        tracing::error!(object_id, %reason, "alert index failed");
-        ApiError::Unavailable
-    })?;
+    let ids = index.object_alerts(object_id).await?;
     let body = object_page(&state, object_id, ids).await?;
     let mut response = html(StatusCode::OK, body);
     // The object gains alerts over time: a short cache.
@@ -370,14 +386,15 @@ object's light curve from that alert's own history."
     Ok(response)
 }
 
-/// Fetches the object's alerts (the newest [`MAX_OBJECT_ALERTS`] by id) and renders the page.
+/// Fetches the object's alerts (the last [`MAX_OBJECT_ALERTS`] of `ids`, oldest first, as
+/// the index gives them) and renders the page.
 pub async fn object_page(
     state: &AppState,
     object_id: i64,
-    mut ids: Vec<u64>,
+    ids: Vec<u64>,
 ) -> Result<String, ApiError> {
-    ids.sort_unstable();
-    ids.dedup();
+    let mut seen = std::collections::HashSet::new();
+    let ids: Vec<u64> = ids.into_iter().filter(|id| seen.insert(*id)).collect();
     let total = ids.len();
     if total == 0 {
         return Err(ApiError::NotFound(format!(
