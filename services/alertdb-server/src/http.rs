@@ -331,7 +331,7 @@ async fn alert_bytes(
         .map_err(|e| ApiError::Internal(format!("rendering alert {alert_id} stopped: {e}")))?
         .map_err(|e| ApiError::Internal(format!("rendering alert {alert_id}: {e}")))?;
         return Ok(immutable(
-            &headers,
+            headers,
             format!("\"alert-{alert_id}-json\""),
             "application/json",
             Bytes::from(body),
@@ -339,10 +339,10 @@ async fn alert_bytes(
         ));
     }
     let stored = state.archive.alert(alert_id).await?;
-    if stored.encoding == Encoding::Gzip && accepts_gzip(&headers) {
+    if stored.encoding == Encoding::Gzip && accepts_gzip(headers) {
         // The stored object is what the client asked for: no decompression work.
         return Ok(immutable(
-            &headers,
+            headers,
             format!("\"alert-{alert_id}-gzip\""),
             ALERT_CONTENT_TYPE,
             stored.bytes,
@@ -353,9 +353,9 @@ async fn alert_bytes(
         ));
     }
     let etag = format!("\"alert-{alert_id}\"");
-    if if_none_match(&headers, &etag) {
+    if if_none_match(headers, &etag) {
         return Ok(immutable(
-            &headers,
+            headers,
             etag,
             ALERT_CONTENT_TYPE,
             Bytes::new(),
@@ -363,7 +363,7 @@ async fn alert_bytes(
         ));
     }
     let body = stored.wire_bytes(alert_id, state.archive.max_alert_bytes())?;
-    Ok(immutable(&headers, etag, ALERT_CONTENT_TYPE, body, &[vary]))
+    Ok(immutable(headers, etag, ALERT_CONTENT_TYPE, body, &[vary]))
 }
 
 async fn cutout(

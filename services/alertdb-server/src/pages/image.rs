@@ -421,7 +421,8 @@ pub fn grey_levels(
         .pixels
         .iter()
         .map(|v| {
-            if !v.is_finite() || !(range > 0.0) {
+            // `range` is NaN or not positive when every pixel is the same (or none is finite).
+            if !v.is_finite() || range.is_nan() || range <= 0.0 {
                 return 0;
             }
             let x = ((v - vmin) / range).clamp(0.0, 1.0);
