@@ -249,12 +249,9 @@ impl Ingester {
             .port();
         let mut config = tempfile::Builder::new().suffix(".toml").tempfile().unwrap();
         let store = if gcs {
-            format!(
-                "[store]\ngcs_service_account_path = \"{}\"\n",
-                stack.gcs_account
-            )
+            format!("gcs_service_account_path = \"{}\"\n", stack.gcs_account)
         } else if std::env::var_os("BENCH_FSYNC").is_some() {
-            "[store]\nfsync_local_files = true\n".to_owned()
+            "fsync_local_files = true\n".to_owned()
         } else {
             String::new()
         };
@@ -271,8 +268,9 @@ impl Ingester {
         std::io::Write::write_all(
             &mut config,
             format!(
-                "listen_port = {port}\nalerts_url = \"{alerts_url}\"\ntopics = [\"{topic}\"]\n\
-                 group = \"{}\"\nschema_registry_address = \"{}\"\n{level}{store}\
+                "topics = [\"{topic}\"]\ngroup = \"{}\"\nschema_registry_address = \"{}\"\n\
+                 create_dlq_topic = true\n\
+                 {level}[listen]\nport = {port}\n[store]\nalerts_url = \"{alerts_url}\"\n{store}\
                  [kafka]\nbootstrap_servers = \"{}\"\n",
                 unique("alertdb-ingester-bench"),
                 stack.registry,
@@ -555,7 +553,7 @@ async fn main() {
              alerts/s (medians): {:.3}x",
             this / before
         );
-        delete_topics(&stack, &[&topic]).await;
+        delete_topics(&stack, &[&topic, &format!("{topic}.dlq")]).await;
         return;
     }
     let mut by_rate = files_runs.clone();
@@ -621,7 +619,7 @@ async fn main() {
     delete_bucket(&stack, &bucket).await;
 
     // Latency at a steady rate, into local files.
-    delete_topics(&stack, &[&topic]).await;
+    delete_topics(&stack, &[&topic, &format!("{topic}.dlq")]).await;
     let topic = unique("ingest-latency");
     create_topic(&stack, &topic, 4).await;
     let files = work.path().join("latency");
@@ -687,7 +685,7 @@ async fn main() {
         latencies.last().copied().unwrap_or(f64::NAN)
     );
 
-    delete_topics(&stack, &[&topic]).await;
+    delete_topics(&stack, &[&topic, &format!("{topic}.dlq")]).await;
 
     // Rows of scripts/bench/report.sh's table.
     let verdict = |met: bool| if met { "met" } else { "missed" };
