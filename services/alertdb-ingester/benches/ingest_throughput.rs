@@ -232,6 +232,21 @@ struct Ingester {
     _config: tempfile::NamedTempFile,
 }
 
+/// The ingester settings a run varies.
+#[derive(Debug, Clone, Copy)]
+struct Knobs {
+    gzip_level: Option<u32>,
+    /// Index rows written (`index_interval` from `BENCH_INDEX_INTERVAL`), or `--no-index`.
+    index: bool,
+}
+
+impl Knobs {
+    const DEFAULT: Knobs = Knobs {
+        gzip_level: None,
+        index: true,
+    };
+}
+
 impl Ingester {
     fn start(
         binary: &Path,
@@ -239,9 +254,9 @@ impl Ingester {
         topic: &str,
         alerts_url: &str,
         gcs: bool,
-        gzip_level: Option<u32>,
-        index: bool,
+        knobs: Knobs,
     ) -> Ingester {
+        let Knobs { gzip_level, index } = knobs;
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
@@ -360,11 +375,11 @@ async fn throughput(
     topic: &str,
     alerts_url: &str,
     gcs: bool,
-    gzip_level: Option<u32>,
-    index: bool,
+    knobs: Knobs,
     count: u64,
 ) -> (f64, f64, f64) {
-    let ingester = Ingester::start(binary, stack, topic, alerts_url, gcs, gzip_level, index);
+    let index = knobs.index;
+    let ingester = Ingester::start(binary, stack, topic, alerts_url, gcs, knobs);
     let started = Instant::now();
     let mut first: Option<(Instant, u64)> = None;
     loop {
@@ -520,8 +535,10 @@ async fn main() {
                 &topic,
                 &url,
                 false,
-                None,
-                index,
+                Knobs {
+                    gzip_level: None,
+                    index,
+                },
                 count as u64,
             )
             .await;
@@ -579,8 +596,10 @@ async fn main() {
         &topic,
         &format!("file://{}", stored.display()),
         false,
-        Some(0),
-        true,
+        Knobs {
+            gzip_level: Some(0),
+            index: true,
+        },
         count as u64,
     )
     .await;
@@ -605,8 +624,7 @@ async fn main() {
         &topic,
         &format!("gs://{bucket}"),
         true,
-        None,
-        true,
+        Knobs::DEFAULT,
         count as u64,
     )
     .await;
@@ -624,7 +642,7 @@ async fn main() {
     create_topic(&stack, &topic, 4).await;
     let files = work.path().join("latency");
     let url = format!("file://{}", files.display());
-    let ingester = Ingester::start(ingester_bin, &stack, &topic, &url, false, None, true);
+    let ingester = Ingester::start(ingester_bin, &stack, &topic, &url, false, Knobs::DEFAULT);
     // Let it join the group and get its partitions first.
     prefill(&stack, &topic, &alerts, 182_000_000_000_000, 4).await;
     let started = Instant::now();
