@@ -308,8 +308,7 @@ mod tests {
             .build()
             .unwrap();
         let back: Vec<IndexRow> = reader
-            .map(|b| from_record_batch(&b.unwrap()).unwrap())
-            .flatten()
+            .flat_map(|b| from_record_batch(&b.unwrap()).unwrap())
             .collect();
         assert_eq!(back, rows);
     }

@@ -38,6 +38,7 @@ use crate::table::IndexTable;
 use arrow_array::cast::AsArray;
 use arrow_array::types::{Float64Type, Int64Type};
 use arrow_array::UInt32Array;
+use object_store::ObjectStoreExt;
 
 /// What to compact and how.
 #[derive(Debug, Clone, PartialEq)]
@@ -196,4 +197,28 @@ pub fn sort_by_sky(batch: &arrow_array::RecordBatch) -> Result<arrow_array::Reco
         batch,
         &UInt32Array::from(order),
     )?)
+}
+
+impl IndexTable {
+    /// Deletes the objects of files removed from the table (by compaction) more than
+    /// `retention` ago: compaction leaves them for readers still on an older snapshot, and
+    /// they would otherwise double the table's storage. Returns how many were deleted.
+    /// A reader holding a snapshot older than `retention` then fails to read them and must
+    /// refresh; Delta time travel to versions before the vacuum no longer works either.
+    pub async fn vacuum(&self, retention: std::time::Duration) -> Result<usize> {
+        let snapshot = self.refresh().await?;
+        let horizon = crate::log::now_ms() - retention.as_millis() as i64;
+        let mut deleted = 0;
+        for (path, removed_at) in snapshot.tombstones() {
+            if removed_at > horizon || snapshot.contains(path) {
+                continue;
+            }
+            match self.store().delete(&snapshot.file_path(path)).await {
+                Ok(()) => deleted += 1,
+                Err(object_store::Error::NotFound { .. }) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Ok(deleted)
+    }
 }

@@ -63,7 +63,7 @@ mod tests {
         let h = healpix29(150.1, -30.2);
         let h10 = cdshealpix::nested::hash(10, 150.1f64.to_radians(), (-30.2f64).to_radians());
         assert_eq!(at_order(h, 10), h10 as i64);
-        assert!(h >= 0 && h < 12 * (1i64 << 58));
+        assert!((0..12 * (1i64 << 58)).contains(&h));
     }
 
     #[test]

@@ -107,6 +107,12 @@ pub struct Txn {
     pub last_updated: Option<i64>,
 }
 
+impl<S: Into<String>> From<(S, i64)> for Txn {
+    fn from((app_id, version): (S, i64)) -> Self {
+        Txn::new(app_id, version)
+    }
+}
+
 impl Txn {
     pub fn new(app_id: impl Into<String>, version: i64) -> Self {
         Self {
@@ -270,6 +276,10 @@ pub struct TableState {
     by_path: BTreeMap<String, DataFile>,
     files: Vec<DataFile>,
     txns: HashMap<String, i64>,
+    /// Files removed from the table and when (ms): what a vacuum may delete.
+    tombstones: BTreeMap<String, i64>,
+    /// `files` is behind `by_path` (rebuilt once after a run of commits, not per commit).
+    stale: bool,
 }
 
 impl TableState {
@@ -282,6 +292,21 @@ impl TableState {
             by_path: BTreeMap::new(),
             files: Vec::new(),
             txns: HashMap::new(),
+            tombstones: BTreeMap::new(),
+            stale: false,
+        }
+    }
+
+    /// Files removed from the table, with their deletion time (ms since the epoch).
+    pub fn tombstones(&self) -> impl Iterator<Item = (&str, i64)> {
+        self.tombstones.iter().map(|(p, t)| (p.as_str(), *t))
+    }
+
+    /// Brings [`TableState::files`] up to date after [`TableState::apply`].
+    pub fn finish(&mut self) {
+        if self.stale {
+            self.files = self.by_path.values().cloned().collect();
+            self.stale = false;
         }
     }
 
@@ -317,7 +342,8 @@ impl TableState {
         self.by_path.contains_key(path)
     }
 
-    /// Applies the actions of commit `version` (which must be the next one).
+    /// Applies the actions of commit `version` (which must be the next one). Call
+    /// [`TableState::finish`] after the last commit of a run, before reading `files()`.
     pub fn apply(&mut self, version: i64, actions: Vec<Action>, root: &str) -> Result<()> {
         if version != self.version + 1 {
             return Err(IndexError::Log {
@@ -349,6 +375,7 @@ impl TableState {
             }
             if let Some(add) = action.add {
                 let stats = FileStats::parse(add.stats.as_deref());
+                self.tombstones.remove(&add.path);
                 self.by_path.insert(
                     add.path.clone(),
                     DataFile {
@@ -361,13 +388,15 @@ impl TableState {
             }
             if let Some(remove) = action.remove {
                 self.by_path.remove(&remove.path);
+                self.tombstones
+                    .insert(remove.path, remove.deletion_timestamp.unwrap_or(0));
             }
             if let Some(txn) = action.txn {
                 self.txns.insert(txn.app_id, txn.version);
             }
         }
         self.version = version;
-        self.files = self.by_path.values().cloned().collect();
+        self.stale = true;
         Ok(())
     }
 }
@@ -393,6 +422,7 @@ mod tests {
         let bytes = encode_commit(&[add("a"), add("b"), Action::txn(Txn::new("app", 5))]);
         s.apply(0, decode_commit("x", &bytes).unwrap(), "t")
             .unwrap();
+        s.finish();
         assert_eq!(s.files().len(), 2);
         assert_eq!(s.files()[0].stats.mjd_tai, Some((1.5, 2.5)));
         assert_eq!(s.files()[0].stats.num_records, 3);
@@ -407,7 +437,9 @@ mod tests {
         });
         s.apply(1, vec![remove, Action::txn(Txn::new("app", 9))], "t")
             .unwrap();
+        s.finish();
         assert_eq!(s.files().len(), 1);
+        assert_eq!(s.tombstones().collect::<Vec<_>>(), vec![("a", 2)]);
         assert_eq!(s.txn_version("app"), Some(9));
         assert!(
             s.apply(3, vec![], "t").is_err(),

@@ -49,6 +49,10 @@ enum Command {
         /// Report what would be merged, change nothing.
         #[arg(long)]
         dry_run: bool,
+        /// Then delete the objects of files compaction removed more than this many minutes
+        /// ago (readers still on an older snapshot have had that long); 0: never.
+        #[arg(long, default_value_t = 60)]
+        vacuum_after_minutes: u64,
     },
     /// Print the table's version, files and rows.
     Info {
@@ -83,6 +87,7 @@ async fn main() -> anyhow::Result<()> {
             row_group_rows,
             max_groups,
             dry_run,
+            vacuum_after_minutes,
         } => {
             let index = open(&table).await?;
             let options = CompactOptions {
@@ -105,6 +110,11 @@ async fn main() -> anyhow::Result<()> {
                 dry_run,
                 "compaction done"
             );
+            if vacuum_after_minutes > 0 && !dry_run {
+                let retention = std::time::Duration::from_secs(vacuum_after_minutes * 60);
+                let deleted = index.vacuum(retention).await.context("vacuuming")?;
+                tracing::info!(deleted, vacuum_after_minutes, "removed files deleted");
+            }
         }
         Command::Info { table } => {
             let index = open(&table).await?;

@@ -114,6 +114,7 @@ impl Snapshot {
                 Err(e) => return Err(e.into()),
             }
         }
+        next.state.finish();
         if next.version() != self.version() {
             next.cache.retain(next.files());
         }
@@ -321,7 +322,8 @@ impl IndexTable {
     /// Fails with [`IndexError::TxnConflict`] when the table already holds a `txn` of one of
     /// `txns`' applications at or past the version given (another writer committed that
     /// progress: these rows are already in the table); the data file written is then deleted.
-    /// An empty `rows` with `txns` commits progress only.
+    /// An empty `rows` with `txns` commits progress only. `(app_id, version)` pairs convert
+    /// with `Txn::from`.
     pub async fn append(&self, rows: Vec<IndexRow>, txns: Vec<Txn>) -> Result<CommitInfo> {
         let record_batch = batch::to_record_batch(&rows)?;
         self.append_batches(vec![record_batch], txns).await

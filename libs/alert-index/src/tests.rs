@@ -250,6 +250,35 @@ async fn compaction_keeps_rows_beside_concurrent_appends() {
             .len(),
         210
     );
+
+    // Vacuum deletes the removed files once past the retention, and only those.
+    let count = || async {
+        futures::TryStreamExt::try_collect::<Vec<_>>(s.list(Some(&Path::from(TABLE_PREFIX))))
+            .await
+            .unwrap()
+            .iter()
+            .filter(|o| o.location.as_ref().ends_with(".parquet"))
+            .count()
+    };
+    let before = count().await;
+    assert_eq!(
+        t.vacuum(std::time::Duration::from_secs(3600))
+            .await
+            .unwrap(),
+        0
+    );
+    let deleted = t.vacuum(std::time::Duration::ZERO).await.unwrap();
+    assert!(deleted > 0);
+    let live = t.snapshot().await.unwrap().files().len();
+    assert_eq!(count().await, live);
+    assert_eq!(before - deleted, live);
+    assert_eq!(
+        all_rows(&t.snapshot().await.unwrap(), &s)
+            .await
+            .unwrap()
+            .len(),
+        210
+    );
 }
 
 #[tokio::test]

@@ -232,6 +232,21 @@ struct Ingester {
     _config: tempfile::NamedTempFile,
 }
 
+/// The ingester settings a run varies.
+#[derive(Debug, Clone, Copy)]
+struct Knobs {
+    gzip_level: Option<u32>,
+    /// Index rows written (`index_interval` from `BENCH_INDEX_INTERVAL`), or `--no-index`.
+    index: bool,
+}
+
+impl Knobs {
+    const DEFAULT: Knobs = Knobs {
+        gzip_level: None,
+        index: true,
+    };
+}
+
 impl Ingester {
     fn start(
         binary: &Path,
@@ -239,9 +254,9 @@ impl Ingester {
         topic: &str,
         alerts_url: &str,
         gcs: bool,
-        gzip_level: Option<u32>,
-        index: bool,
+        knobs: Knobs,
     ) -> Ingester {
+        let Knobs { gzip_level, index } = knobs;
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
@@ -249,12 +264,9 @@ impl Ingester {
             .port();
         let mut config = tempfile::Builder::new().suffix(".toml").tempfile().unwrap();
         let store = if gcs {
-            format!(
-                "[store]\ngcs_service_account_path = \"{}\"\n",
-                stack.gcs_account
-            )
+            format!("gcs_service_account_path = \"{}\"\n", stack.gcs_account)
         } else if std::env::var_os("BENCH_FSYNC").is_some() {
-            "[store]\nfsync_local_files = true\n".to_owned()
+            "fsync_local_files = true\n".to_owned()
         } else {
             String::new()
         };
@@ -271,8 +283,9 @@ impl Ingester {
         std::io::Write::write_all(
             &mut config,
             format!(
-                "listen_port = {port}\nalerts_url = \"{alerts_url}\"\ntopics = [\"{topic}\"]\n\
-                 group = \"{}\"\nschema_registry_address = \"{}\"\n{level}{store}\
+                "topics = [\"{topic}\"]\ngroup = \"{}\"\nschema_registry_address = \"{}\"\n\
+                 create_dlq_topic = true\n\
+                 {level}[listen]\nport = {port}\n[store]\nalerts_url = \"{alerts_url}\"\n{store}\
                  [kafka]\nbootstrap_servers = \"{}\"\n",
                 unique("alertdb-ingester-bench"),
                 stack.registry,
@@ -362,11 +375,11 @@ async fn throughput(
     topic: &str,
     alerts_url: &str,
     gcs: bool,
-    gzip_level: Option<u32>,
-    index: bool,
+    knobs: Knobs,
     count: u64,
 ) -> (f64, f64, f64) {
-    let ingester = Ingester::start(binary, stack, topic, alerts_url, gcs, gzip_level, index);
+    let index = knobs.index;
+    let ingester = Ingester::start(binary, stack, topic, alerts_url, gcs, knobs);
     let started = Instant::now();
     let mut first: Option<(Instant, u64)> = None;
     loop {
@@ -522,8 +535,10 @@ async fn main() {
                 &topic,
                 &url,
                 false,
-                None,
-                index,
+                Knobs {
+                    gzip_level: None,
+                    index,
+                },
                 count as u64,
             )
             .await;
@@ -555,7 +570,7 @@ async fn main() {
              alerts/s (medians): {:.3}x",
             this / before
         );
-        delete_topics(&stack, &[&topic]).await;
+        delete_topics(&stack, &[&topic, &format!("{topic}.dlq")]).await;
         return;
     }
     let mut by_rate = files_runs.clone();
@@ -581,8 +596,10 @@ async fn main() {
         &topic,
         &format!("file://{}", stored.display()),
         false,
-        Some(0),
-        true,
+        Knobs {
+            gzip_level: Some(0),
+            index: true,
+        },
         count as u64,
     )
     .await;
@@ -607,8 +624,7 @@ async fn main() {
         &topic,
         &format!("gs://{bucket}"),
         true,
-        None,
-        true,
+        Knobs::DEFAULT,
         count as u64,
     )
     .await;
@@ -621,12 +637,12 @@ async fn main() {
     delete_bucket(&stack, &bucket).await;
 
     // Latency at a steady rate, into local files.
-    delete_topics(&stack, &[&topic]).await;
+    delete_topics(&stack, &[&topic, &format!("{topic}.dlq")]).await;
     let topic = unique("ingest-latency");
     create_topic(&stack, &topic, 4).await;
     let files = work.path().join("latency");
     let url = format!("file://{}", files.display());
-    let ingester = Ingester::start(ingester_bin, &stack, &topic, &url, false, None, true);
+    let ingester = Ingester::start(ingester_bin, &stack, &topic, &url, false, Knobs::DEFAULT);
     // Let it join the group and get its partitions first.
     prefill(&stack, &topic, &alerts, 182_000_000_000_000, 4).await;
     let started = Instant::now();
@@ -687,7 +703,7 @@ async fn main() {
         latencies.last().copied().unwrap_or(f64::NAN)
     );
 
-    delete_topics(&stack, &[&topic]).await;
+    delete_topics(&stack, &[&topic, &format!("{topic}.dlq")]).await;
 
     // Rows of scripts/bench/report.sh's table.
     let verdict = |met: bool| if met { "met" } else { "missed" };

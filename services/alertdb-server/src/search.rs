@@ -554,13 +554,23 @@ fn next_url(here: &str, uri: &axum::http::Uri, cursor: &str) -> String {
     format!("{here}?{}", query.finish())
 }
 
+/// Each alert once. The table can hold an alert more than once: the same message archived
+/// again after a re-read that no `txn` version covered (a rebuild racing an ingester), or the
+/// same alert produced again (the simulator's replays without `--renumber-ids`). Rows come
+/// sorted by (midpoint, alert id), so copies are adjacent; a page's cursor is strictly after
+/// its last (midpoint, alert id), so the next page skips the copies of its last alert too.
+fn distinct_alerts(rows: &mut Vec<IndexRow>) {
+    rows.dedup_by_key(|row| row.alert_id);
+}
+
 fn render(
     state: &AppState,
     uri: &axum::http::Uri,
     headers: &HeaderMap,
     format: Format,
-    page: Page,
+    mut page: Page,
 ) -> Result<Response, ApiError> {
+    distinct_alerts(&mut page.rows);
     let (root, here) = root_url(state, uri, headers);
     let next = page
         .next_cursor
@@ -747,6 +757,40 @@ mod tests {
         assert!(params.format().is_err());
         let params = Params::parse(None, &["limit"]).unwrap();
         assert_eq!(params.page(&limits).unwrap().limit, DEFAULT_LIMIT);
+    }
+
+    #[test]
+    fn copies_of_an_alert_are_answered_once() {
+        let row = |alert_id: i64, mjd_tai: f64| IndexRow {
+            alert_id,
+            dia_source_id: alert_id,
+            dia_object_id: Some(1),
+            ss_object_id: None,
+            mjd_tai,
+            time_us: 0,
+            ra: 0.0,
+            dec: 0.0,
+            healpix29: 0,
+            band: None,
+            psf_flux: None,
+            psf_flux_err: None,
+            reliability: None,
+            schema_id: 1,
+            archive_key: String::new(),
+            topic: "t".into(),
+            partition: 0,
+            offset: alert_id,
+        };
+        let mut rows = vec![
+            row(1, 1.0),
+            row(1, 1.0),
+            row(2, 1.0),
+            row(3, 2.0),
+            row(3, 2.0),
+        ];
+        distinct_alerts(&mut rows);
+        let ids: Vec<i64> = rows.iter().map(|r| r.alert_id).collect();
+        assert_eq!(ids, vec![1, 2, 3]);
     }
 
     #[test]
