@@ -27,7 +27,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use image::Stretch;
-use model::{light_curve, AlertView, Point, PointKind, DEC, FLUX, TIME};
+use model::{light_curve, AlertView, Point, PointKind, DEC, FLUX};
 use render::{CutoutFacts, CutoutInfo, Links, ObjectAlert};
 use std::future::Future;
 use std::pin::Pin;
@@ -427,8 +427,7 @@ pub fn render_object(
     decoded: &[(u64, DecodedAlert)],
     total: usize,
 ) -> String {
-    let (points, rows) = merged_light_curve(views);
-    let _ = rows;
+    let (points, skipped) = merged_light_curve(views);
     let mut alerts: Vec<ObjectAlert> = views
         .iter()
         .map(|v| ObjectAlert {
@@ -457,6 +456,7 @@ pub fn render_object(
         &points,
         latest.as_ref().map(|(v, c)| (*v, c.as_slice())),
         total,
+        skipped,
     )
 }
 
@@ -484,9 +484,4 @@ pub fn merged_light_curve(views: &[AlertView<'_>]) -> (Vec<Point>, usize) {
         skipped += s;
     }
     (points, skipped)
-}
-
-/// The time of an alert's source, if it has one (for tests and sorting elsewhere).
-pub fn alert_time(view: &AlertView<'_>) -> Option<f64> {
-    view.dia_source.and_then(|s| s.f64(&TIME))
 }

@@ -8,7 +8,7 @@
 
 use super::image::Image;
 use super::lightcurve;
-use super::model::{base_type, light_curve, AlertView, Point, Rec, DEC, FLUX, TIME};
+use super::model::{base_type, light_curve, AlertView, Point, Rec, DEC, FLUX};
 use crate::herald::units::unit_of;
 use alert_packet::schema::Node;
 use alert_packet::value::Value;
@@ -581,6 +581,7 @@ pub fn object_page(
     points: &[Point],
     latest: Option<(&AlertView<'_>, &[CutoutInfo])>,
     total: usize,
+    skipped: usize,
 ) -> String {
     let mut out = String::with_capacity(64 * 1024);
     head(&mut out, &format!("Object {object_id}"), None);
@@ -597,7 +598,7 @@ pub fn object_page(
     );
     out.push_str("<section aria-labelledby=\"h-lc\"><h2 id=\"h-lc\">Light curve</h2>");
     out.push_str(&lightcurve::svg(points, &format!("object {object_id}")));
-    legend(&mut out, points, 0);
+    legend(&mut out, points, skipped);
     points_table(&mut out, points);
     out.push_str("</section>");
 
@@ -661,11 +662,6 @@ pub fn notice_page(title: &str, status: u16, message: &str) -> String {
     );
     foot(&mut out);
     out
-}
-
-/// The light-curve time of a source, for sorting alerts (`None` last).
-pub fn source_time(rec: Option<Rec<'_>>) -> Option<f64> {
-    rec.and_then(|r| r.f64(&TIME))
 }
 
 #[cfg(test)]
