@@ -15,7 +15,7 @@ use arrow_schema::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use bytes::Bytes;
 use parquet::arrow::ArrowWriter;
 use parquet::basic::Compression;
-use parquet::file::properties::{EnabledStatistics, WriterProperties};
+use parquet::file::properties::{BloomFilterPosition, EnabledStatistics, WriterProperties};
 use parquet::schema::types::ColumnPath;
 use std::sync::{Arc, OnceLock};
 
@@ -245,6 +245,8 @@ pub fn writer_properties(layout: FileLayout) -> WriterProperties {
             ColumnPath::from(col::DIA_OBJECT_ID),
             layout.row_group_rows.max(1) as u64,
         )
+        // All bloom filters together before the footer: a reader fetches them in one request.
+        .set_bloom_filter_position(BloomFilterPosition::End)
         .set_created_by(format!("alert-index {}", env!("CARGO_PKG_VERSION")))
         .build()
 }

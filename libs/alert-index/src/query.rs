@@ -190,6 +190,52 @@ impl AsyncFileReader for StoreReader {
 }
 
 impl CachedFile {
+    /// Every row group's `dia_object_id` bloom filter in one `get_ranges` call (the store
+    /// coalesces the ranges: the index's files keep their bloom filters together before the
+    /// footer, so that is one request per file instead of two per row group). `None` when a
+    /// filter's length is not recorded (files of other writers).
+    async fn fetch_blooms(
+        &self,
+        store: &Arc<dyn ObjectStore>,
+        snapshot: &Snapshot,
+        file: &DataFile,
+    ) -> Result<Option<Vec<Option<Sbbf>>>> {
+        let metadata = self.meta.metadata();
+        let column = column_index(col::DIA_OBJECT_ID);
+        let mut ranges = Vec::new();
+        for rg in metadata.row_groups() {
+            let chunk = rg.column(column);
+            match (chunk.bloom_filter_offset(), chunk.bloom_filter_length()) {
+                (Some(offset), Some(length)) if offset >= 0 && length > 0 => {
+                    ranges.push(offset as u64..offset as u64 + length as u64)
+                }
+                (None, _) => ranges.push(0..0),
+                _ => return Ok(None),
+            }
+        }
+        let wanted: Vec<Range<u64>> = ranges.iter().filter(|r| !r.is_empty()).cloned().collect();
+        let fetched = store
+            .get_ranges(&snapshot.file_path(&file.path), &wanted)
+            .await?;
+        let chunks = FetchedRanges {
+            chunks: wanted.iter().map(|r| r.start).zip(fetched).collect(),
+            size: file.size,
+        };
+        metadata
+            .row_groups()
+            .iter()
+            .zip(&ranges)
+            .map(|(rg, range)| {
+                if range.is_empty() {
+                    return Ok(None);
+                }
+                Sbbf::read_from_column_chunk(rg.column(column), &chunks)
+                    .map_err(|e| IndexError::parquet(&file.path, e))
+            })
+            .collect::<Result<Vec<_>>>()
+            .map(Some)
+    }
+
     async fn blooms(
         &self,
         store: &Arc<dyn ObjectStore>,
@@ -199,6 +245,9 @@ impl CachedFile {
         let blooms = self
             .blooms
             .get_or_try_init(|| async {
+                if let Some(blooms) = self.fetch_blooms(store, snapshot, file).await? {
+                    return Ok(blooms);
+                }
                 let mut builder = ParquetRecordBatchStreamBuilder::new_with_metadata(
                     reader(store, snapshot, file),
                     self.meta.clone(),
@@ -757,4 +806,86 @@ pub(crate) async fn file_batches(
         .map_err(|e| IndexError::parquet(&file.path, e))
         .try_collect()
         .await
+}
+
+/// Byte ranges fetched from a file, served to the Parquet crate's synchronous readers.
+struct FetchedRanges {
+    /// (start offset, bytes from there).
+    chunks: Vec<(u64, Bytes)>,
+    size: u64,
+}
+
+impl FetchedRanges {
+    fn find(&self, start: u64, length: usize) -> parquet::errors::Result<Bytes> {
+        self.chunks
+            .iter()
+            .find(|(at, bytes)| *at <= start && start + length as u64 <= at + bytes.len() as u64)
+            .map(|(at, bytes)| bytes.slice((start - at) as usize..(start - at) as usize + length))
+            .ok_or_else(|| {
+                parquet::errors::ParquetError::General(format!(
+                    "bytes {start}..{} were not fetched",
+                    start + length as u64
+                ))
+            })
+    }
+}
+
+impl parquet::file::reader::Length for FetchedRanges {
+    fn len(&self) -> u64 {
+        self.size
+    }
+}
+
+impl parquet::file::reader::ChunkReader for FetchedRanges {
+    type T = bytes::buf::Reader<Bytes>;
+
+    fn get_read(&self, start: u64) -> parquet::errors::Result<Self::T> {
+        let (at, bytes) = self
+            .chunks
+            .iter()
+            .find(|(at, bytes)| *at <= start && start < at + bytes.len() as u64)
+            .ok_or_else(|| {
+                parquet::errors::ParquetError::General(format!("byte {start} was not fetched"))
+            })?;
+        Ok(bytes::Buf::reader(bytes.slice((start - at) as usize..)))
+    }
+
+    fn get_bytes(&self, start: u64, length: usize) -> parquet::errors::Result<Bytes> {
+        self.find(start, length)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::table::{IndexTable, TABLE_PREFIX};
+    use object_store::memory::InMemory;
+
+    #[tokio::test]
+    async fn bloom_filters_come_in_one_fetch_and_know_their_ids() {
+        let store: Arc<dyn ObjectStore> = Arc::new(InMemory::new());
+        let table = IndexTable::open_or_create(store.clone(), TABLE_PREFIX)
+            .await
+            .unwrap()
+            .with_layout(batch::FileLayout {
+                row_group_rows: 20,
+                page_rows: 5,
+            });
+        let rows: Vec<IndexRow> = (0..100).map(crate::tests::row).collect();
+        table.append(rows.clone(), vec![]).await.unwrap();
+        let snapshot = table.snapshot().await.unwrap();
+        let file = &snapshot.files()[0];
+        let cached = snapshot.cache.get(&store, &snapshot, file).await.unwrap();
+        let blooms = cached
+            .fetch_blooms(&store, &snapshot, file)
+            .await
+            .unwrap()
+            .expect("lengths are recorded");
+        assert_eq!(blooms.len(), 5);
+        for (i, row) in rows.iter().enumerate() {
+            if let Some(id) = row.dia_object_id {
+                assert!(blooms[i / 20].as_ref().unwrap().check(&id), "row {i}");
+            }
+        }
+    }
 }

@@ -201,24 +201,32 @@ pub fn document(herald_prefix: Option<&str>) -> Json {
             "content": {"application/vnd.schemaregistry.v1+json": {"schema": {"type": "object"}}}
         }),
     );
-    let page_params = [
-        json!({"name": "format", "in": "query", "required": false,
-               "schema": {"type": "string", "enum": ["json", "csv", "parquet"], "default": "json"}}),
-        json!({"name": "limit", "in": "query", "required": false,
-               "description": "Rows per page, 1 to --index-max-rows (10000 by default)",
-               "schema": {"type": "integer", "minimum": 1, "default": 1000}}),
-        json!({"name": "cursor", "in": "query", "required": false,
-               "description": "The `next_cursor` of the previous page, unchanged",
-               "schema": {"type": "string"}}),
-    ];
-    let degrees = |name: &str, description: &str| {
+    // The cursor's first letter names its query (o, t, c): another query's cursor is a 400.
+    let page_params = |kind: char| {
+        [
+            json!({"name": "format", "in": "query", "required": false,
+               "description": "json (also when empty), csv or parquet",
+               "schema": {"type": "string", "enum": ["json", "csv", "parquet", ""], "default": "json"}}),
+            json!({"name": "limit", "in": "query", "required": false,
+               "description": "Rows per page, 1 to --index-max-rows (10000 by default, the maximum documented here)",
+               "schema": {"type": "integer", "minimum": 1, "maximum": crate::search::DEFAULT_MAX_ROWS, "default": 1000}}),
+            json!({"name": "cursor", "in": "query", "required": false,
+               "description": "The `next_cursor` of the previous page of the same query, unchanged (another query's cursor is a 400); empty is the first page",
+               "schema": {"type": "string", "pattern": format!("^(|{kind}[0-9a-f]{{16}}\\.-?[0-9]{{1,19}})$")}}),
+        ]
+    };
+    let degrees = |name: &str, description: &str, range: Json| {
+        let mut schema = json!({"type": "number"});
+        if let (Some(schema), Some(range)) = (schema.as_object_mut(), range.as_object()) {
+            schema.extend(range.clone());
+        }
         json!({"name": name, "in": "query", "required": true, "description": description,
-               "schema": {"type": "number"}})
+               "schema": schema})
     };
     let time = |name: &str| {
         json!({"name": name, "in": "query", "required": true,
-               "description": "ISO-8601 UTC (2025-01-02T03:04:05Z, or a date) or MJD TAI (60677.128)",
-               "schema": {"type": "string"}})
+               "description": "ISO-8601 UTC (2025-01-02T03:04:05Z, or a date) or MJD TAI (60677.128). `until` must be after `since`, at most --index-max-range (31 days by default) later: a 400 otherwise",
+               "schema": {"type": "string", "pattern": "^((0|[1-9][0-9]{0,4}|1[0-5][0-9]{4})(\\.[0-9]+)?|[0-9]{4}-[0-9]{2}-[0-9]{2}([T ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\\.[0-9]+)?)?(Z|\\+00:00)?)?)$"}})
     };
     let mut page_responses = serde_json::Map::new();
     page_responses.insert("200".into(), json!({
@@ -316,21 +324,24 @@ pub fn document(herald_prefix: Option<&str>) -> Json {
                     "name": "dia_object_id", "in": "path", "required": true,
                     "schema": {"type": "string", "pattern": "^[0-9]{1,19}$"}
                 })];
-                parameters.extend(page_params.iter().cloned());
+                parameters.extend(page_params('o'));
                 json!({"parameters": parameters, "responses": page_responses.clone()})
             }
             "/v1/alerts/search" => {
                 let mut parameters = vec![time("since"), time("until")];
-                parameters.extend(page_params.iter().cloned());
+                parameters.extend(page_params('t'));
                 json!({"parameters": parameters, "responses": page_responses.clone()})
             }
             "/v1/alerts/cone" => {
                 let mut parameters = vec![
-                    degrees("ra", "Right ascension, degrees (ICRS), 0 to 360"),
-                    degrees("dec", "Declination, degrees (ICRS), -90 to 90"),
-                    degrees("radius", "Radius, degrees, more than 0 and at most --index-max-radius-deg (1 by default)"),
+                    degrees("ra", "Right ascension, degrees (ICRS), 0 to 360",
+                            json!({"minimum": 0, "maximum": 360})),
+                    degrees("dec", "Declination, degrees (ICRS), -90 to 90",
+                            json!({"minimum": -90, "maximum": 90})),
+                    degrees("radius", "Radius, degrees, more than 0 and at most --index-max-radius-deg (1 by default, the maximum documented here)",
+                            json!({"exclusiveMinimum": 0, "maximum": crate::search::DEFAULT_MAX_RADIUS_DEG})),
                 ];
-                parameters.extend(page_params.iter().cloned());
+                parameters.extend(page_params('c'));
                 json!({"parameters": parameters, "responses": page_responses.clone()})
             }
             "/v1/openapi.json" => json!({"responses": {"200": {
