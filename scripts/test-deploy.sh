@@ -131,6 +131,10 @@ alertsUrl: gs://alerts
 serviceAccount: {name: writer, gcpServiceAccount: writer@p.iam.gserviceaccount.com}
 keda: {enabled: true}
 YAML
+variant "ingester with the alert index's compaction CronJob" alertdb-ingester "kind: CronJob" <<'YAML'
+alertsUrl: gs://alerts
+indexCompaction: {enabled: true, schedule: "*/30 * * * *", targetRows: 500000}
+YAML
 variant "proxy under a path on a shared host" registry-proxy "path: /schema-registry" <<'YAML'
 ingress: {enabled: true, host: data.example.org}
 YAML

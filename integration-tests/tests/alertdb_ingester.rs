@@ -244,6 +244,9 @@ fn settings(topics: &[&str], group: &str, alerts_url: &str, schemas_url: &str) -
         retry_max_backoff: DurationSetting(Duration::from_secs(1)),
         // Each test's topics are its own; their dead-letter topics are created on demand.
         create_dlq_topic: true,
+        // Offsets are committed once the index rows are written; a short interval keeps the
+        // waits for commits short (tests/alert_index.rs tests the index itself).
+        index_interval: DurationSetting(Duration::from_secs(1)),
         ..Settings::default()
     }
 }
@@ -711,6 +714,9 @@ group = "{group}"
 schema_registry_address = "{registry}"
 commit_interval = "200ms"
 create_dlq_topic = true
+# Offsets are committed once the index rows are written; a short interval keeps these
+# archive tests' waits for commits short (tests/alert_index.rs tests the index itself).
+index_interval = "1s"
 {extra}
 [listen]
 port = 0

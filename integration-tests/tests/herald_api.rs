@@ -241,7 +241,7 @@ async fn every_format_reads_back_with_fastavro_astropy_and_pyvo() {
     let mut entries = Vec::new();
     for (i, (id, message)) in archived.iter().enumerate() {
         // Half through the /alertdb prefix, half at the root.
-        let path = if i % 2 == 0 {
+        let path = if i.is_multiple_of(2) {
             "/api/alerts"
         } else {
             "/alertdb/api/alerts"

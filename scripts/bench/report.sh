@@ -6,8 +6,8 @@
 #
 #   scripts/bench/report.sh [STEP...]
 #
-# Steps (default: all, in this order): codec simulator registry-proxy alertdb-server herald
-# ingester-gzip ingester visit peak (peak: scripts/bench/peak.sh, the 40,000-alert visit to
+# Steps (default: all, in this order): codec simulator registry-proxy alertdb-server herald pages
+# ingester-gzip ingester index visit peak (peak: scripts/bench/peak.sh, the 40,000-alert visit to
 # five brokers; ~15 min on its own). Each benchmark prints its figures as BENCH-ROW lines
 # (scripts/lib.sh: bench_row); each step's whole output is kept in .run/bench/report/STEP.log.
 # Starts the stack if it is not running (and stops it afterwards). Takes ~30 minutes with peak; run it on
@@ -15,7 +15,7 @@
 source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 cd "$REPO_ROOT"
 
-all_steps=(codec simulator registry-proxy alertdb-server herald ingester-gzip ingester visit peak)
+all_steps=(codec simulator registry-proxy alertdb-server herald pages ingester-gzip ingester index visit peak)
 steps=("$@")
 ((${#steps[@]} > 0)) || steps=("${all_steps[@]}")
 out="$RUN_DIR/bench/report"
@@ -43,8 +43,10 @@ run_step() {
     registry-proxy) scripts/bench/registry-proxy.sh 15s 32 2 ;;
     alertdb-server) ROUNDS=3 DURATION=8s scripts/bench/alertdb-server.sh ;;
     herald) DURATION=10s PY_SECONDS=10 scripts/bench/herald.sh ;;
+    pages) DURATION=10s scripts/bench/pages.sh ;;
     ingester-gzip) cargo bench -q -p alertdb-ingester --bench gzip_levels ;;
     ingester) BENCH_ALERTS=10000 cargo bench -q -p alertdb-ingester --bench ingest_throughput ;;
+    index) scripts/bench/index.sh ;;
     visit)
       cargo test -q --locked -p integration-tests --test whole_system \
         a_visit_reaches_the_brokers_and_the_archive_byte_identical -- --nocapture ;;
@@ -89,7 +91,7 @@ if begin in text and end in text:
         if line.startswith("| ") and len(cells) == 9 and cells[0] not in steps.split() \
                 and cells[0] != "step" and not cells[0].startswith("---"):
             kept.append(cells)
-order = "codec simulator registry-proxy alertdb-server ingester-gzip ingester visit".split()
+order = "codec simulator registry-proxy alertdb-server ingester-gzip ingester index visit".split()
 rank = lambda r: order.index(r[0]) if r[0] in order else len(order)
 rows = sorted(kept + new, key=rank)
 table = [

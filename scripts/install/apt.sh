@@ -12,6 +12,8 @@
 #   (and the shell linter, package shellcheck, which checks these scripts in the test run)
 #   java (openjdk-17-jre-headless), mvn (maven): Kafka from Maven Central
 #   wrk, nginx-light, time: benchmarks (reference static server, load generator, peak RSS)
+#   chromium, chromium-driver, fonts-dejavu-core: the alert-page test drives Debian's headless
+#       Chromium through chromedriver (selenium); a font so that the screenshots have text
 # shellcheck source=SCRIPTDIR/../lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 
@@ -20,6 +22,7 @@ PACKAGES=(
   nasm autoconf automake libtool
   openssl curl jq netcat-openbsd shellcheck
   wrk nginx-light time
+  chromium chromium-driver fonts-dejavu-core
 )
 # Tools that may come from elsewhere (a JDK in /opt, sdkman, ...): install the Debian one only
 # when the command is missing.

@@ -230,7 +230,7 @@ impl std::fmt::Display for DurationSetting {
     /// `10s`, `1.5s`.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let millis = self.0.as_millis();
-        if self.0.subsec_nanos() % 1_000_000 == 0 && millis % 1000 != 0 {
+        if self.0.subsec_nanos().is_multiple_of(1_000_000) && !millis.is_multiple_of(1000) {
             write!(f, "{millis}ms")
         } else {
             write!(f, "{}s", self.0.as_secs_f64())

@@ -23,6 +23,14 @@
 //! `BENCH_FSYNC=1` runs the ingester with `fsync_local_files` (every local write flushed).
 //! `BENCH_BASELINE_BIN=/path/to/another/alertdb-ingester` compares two builds instead: the
 //! runs into local files alternate between them, and the medians and their ratio are printed.
+//! `BENCH_INDEX_AB=1` compares this build with its index on (the default) and off
+//! (`--no-index`) the same way: what indexing costs.
+//!
+//! With the index on (the default), a run ends when the last alert is archived **and** its
+//! index row is committed (`alertdb_ingester_index_rows_total`), so the rate includes the
+//! rows' Parquet files and commits. `BENCH_INDEX_INTERVAL` (default `1s`) is the ingester's
+//! `--index-interval` in the throughput runs: with the default 60 s a run of a few seconds
+//! would end with every row still buffered and the last flush waiting out the interval.
 //!
 //! Before each run into local files the bench also times the archive's gzip of the same alerts
 //! on one of its own threads: the machine's speed at that moment, which on a shared VM varies
@@ -224,6 +232,21 @@ struct Ingester {
     _config: tempfile::NamedTempFile,
 }
 
+/// The ingester settings a run varies.
+#[derive(Debug, Clone, Copy)]
+struct Knobs {
+    gzip_level: Option<u32>,
+    /// Index rows written (`index_interval` from `BENCH_INDEX_INTERVAL`), or `--no-index`.
+    index: bool,
+}
+
+impl Knobs {
+    const DEFAULT: Knobs = Knobs {
+        gzip_level: None,
+        index: true,
+    };
+}
+
 impl Ingester {
     fn start(
         binary: &Path,
@@ -231,8 +254,9 @@ impl Ingester {
         topic: &str,
         alerts_url: &str,
         gcs: bool,
-        gzip_level: Option<u32>,
+        knobs: Knobs,
     ) -> Ingester {
+        let Knobs { gzip_level, index } = knobs;
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
@@ -240,21 +264,28 @@ impl Ingester {
             .port();
         let mut config = tempfile::Builder::new().suffix(".toml").tempfile().unwrap();
         let store = if gcs {
-            format!(
-                "[store]\ngcs_service_account_path = \"{}\"\n",
-                stack.gcs_account
-            )
+            format!("gcs_service_account_path = \"{}\"\n", stack.gcs_account)
         } else if std::env::var_os("BENCH_FSYNC").is_some() {
-            "[store]\nfsync_local_files = true\n".to_owned()
+            "fsync_local_files = true\n".to_owned()
         } else {
             String::new()
         };
         let level = gzip_level.map_or(String::new(), |l| format!("gzip_level = {l}\n"));
+        let index = if index {
+            format!(
+                "index_interval = \"{}\"\n",
+                std::env::var("BENCH_INDEX_INTERVAL").unwrap_or_else(|_| "1s".into())
+            )
+        } else {
+            "index_enabled = false\n".to_owned()
+        };
+        let level = format!("{level}{index}");
         std::io::Write::write_all(
             &mut config,
             format!(
-                "listen_port = {port}\nalerts_url = \"{alerts_url}\"\ntopics = [\"{topic}\"]\n\
-                 group = \"{}\"\nschema_registry_address = \"{}\"\n{level}{store}\
+                "topics = [\"{topic}\"]\ngroup = \"{}\"\nschema_registry_address = \"{}\"\n\
+                 create_dlq_topic = true\n\
+                 {level}[listen]\nport = {port}\n[store]\nalerts_url = \"{alerts_url}\"\n{store}\
                  [kafka]\nbootstrap_servers = \"{}\"\n",
                 unique("alertdb-ingester-bench"),
                 stack.registry,
@@ -279,6 +310,14 @@ impl Ingester {
     }
 
     async fn archived(&self) -> u64 {
+        self.metric("alertdb_ingester_alerts_archived_total ").await
+    }
+
+    async fn indexed(&self) -> u64 {
+        self.metric("alertdb_ingester_index_rows_total ").await
+    }
+
+    async fn metric(&self, prefix: &str) -> u64 {
         let Ok(response) = self
             .http
             .get(format!("http://127.0.0.1:{}/metrics", self.port))
@@ -289,7 +328,7 @@ impl Ingester {
         };
         let text = response.text().await.unwrap_or_default();
         text.lines()
-            .find_map(|l| l.strip_prefix("alertdb_ingester_alerts_archived_total "))
+            .find_map(|l| l.strip_prefix(prefix))
             .and_then(|v| v.trim().parse().ok())
             .unwrap_or(0)
     }
@@ -336,10 +375,11 @@ async fn throughput(
     topic: &str,
     alerts_url: &str,
     gcs: bool,
-    gzip_level: Option<u32>,
+    knobs: Knobs,
     count: u64,
 ) -> (f64, f64, f64) {
-    let ingester = Ingester::start(binary, stack, topic, alerts_url, gcs, gzip_level);
+    let index = knobs.index;
+    let ingester = Ingester::start(binary, stack, topic, alerts_url, gcs, knobs);
     let started = Instant::now();
     let mut first: Option<(Instant, u64)> = None;
     loop {
@@ -347,7 +387,7 @@ async fn throughput(
         if first.is_none() && archived > 0 {
             first = Some((Instant::now(), archived));
         }
-        if archived >= count {
+        if archived >= count && (!index || ingester.indexed().await >= count) {
             break;
         }
         assert!(
@@ -426,7 +466,10 @@ async fn main() {
     let runs = number("BENCH_RUNS", 3).max(1);
     let ingester_bin = Path::new(env!("CARGO_BIN_EXE_alertdb-ingester"));
     // Another build of the ingester to compare with, run by run (then nothing else is run).
-    let baseline = std::env::var_os("BENCH_BASELINE_BIN").map(PathBuf::from);
+    let index_ab = std::env::var_os("BENCH_INDEX_AB").is_some();
+    let baseline = std::env::var_os("BENCH_BASELINE_BIN")
+        .map(PathBuf::from)
+        .or_else(|| index_ab.then(|| ingester_bin.to_owned()));
     let rate = number("BENCH_RATE", 300);
     let seconds = number("BENCH_SECONDS", 30);
     let alerts = prepare(&stack).await;
@@ -476,14 +519,29 @@ async fn main() {
         for (is_baseline, binary) in order {
             let label = match (&baseline, is_baseline) {
                 (None, _) => "",
+                (Some(_), true) if index_ab => ", --no-index",
+                (Some(_), false) if index_ab => ", index on",
                 (Some(_), true) => ", baseline",
                 (Some(_), false) => ", this build",
             };
             let files = work.path().join(format!("archive-{run}-{is_baseline}"));
             let url = format!("file://{}", files.display());
             let gzip_reference = reference_gzip(&alerts);
-            let (rate, rss, cpu) =
-                throughput(binary, &stack, &topic, &url, false, None, count as u64).await;
+            // With BENCH_INDEX_AB the baseline is this build with --no-index.
+            let index = !(index_ab && is_baseline);
+            let (rate, rss, cpu) = throughput(
+                binary,
+                &stack,
+                &topic,
+                &url,
+                false,
+                Knobs {
+                    gzip_level: None,
+                    index,
+                },
+                count as u64,
+            )
+            .await;
             println!(
                 "local files, run {run} of {runs}{label}: {rate:.0} alerts/s = {:.3} x raw disk \
                  writes; {cpu:.2} CPU ms per alert (all {cores} cores: {:.0} alerts/s); peak RSS \
@@ -512,7 +570,7 @@ async fn main() {
              alerts/s (medians): {:.3}x",
             this / before
         );
-        delete_topics(&stack, &[&topic]).await;
+        delete_topics(&stack, &[&topic, &format!("{topic}.dlq")]).await;
         return;
     }
     let mut by_rate = files_runs.clone();
@@ -538,7 +596,10 @@ async fn main() {
         &topic,
         &format!("file://{}", stored.display()),
         false,
-        Some(0),
+        Knobs {
+            gzip_level: Some(0),
+            index: true,
+        },
         count as u64,
     )
     .await;
@@ -563,7 +624,7 @@ async fn main() {
         &topic,
         &format!("gs://{bucket}"),
         true,
-        None,
+        Knobs::DEFAULT,
         count as u64,
     )
     .await;
@@ -576,12 +637,12 @@ async fn main() {
     delete_bucket(&stack, &bucket).await;
 
     // Latency at a steady rate, into local files.
-    delete_topics(&stack, &[&topic]).await;
+    delete_topics(&stack, &[&topic, &format!("{topic}.dlq")]).await;
     let topic = unique("ingest-latency");
     create_topic(&stack, &topic, 4).await;
     let files = work.path().join("latency");
     let url = format!("file://{}", files.display());
-    let ingester = Ingester::start(ingester_bin, &stack, &topic, &url, false, None);
+    let ingester = Ingester::start(ingester_bin, &stack, &topic, &url, false, Knobs::DEFAULT);
     // Let it join the group and get its partitions first.
     prefill(&stack, &topic, &alerts, 182_000_000_000_000, 4).await;
     let started = Instant::now();
@@ -642,7 +703,7 @@ async fn main() {
         latencies.last().copied().unwrap_or(f64::NAN)
     );
 
-    delete_topics(&stack, &[&topic]).await;
+    delete_topics(&stack, &[&topic, &format!("{topic}.dlq")]).await;
 
     // Rows of scripts/bench/report.sh's table.
     let verdict = |met: bool| if met { "met" } else { "missed" };

@@ -8,11 +8,12 @@
 
 use crate::metrics::Metrics;
 use alert_archive::Layout;
+use alert_packet::Schema;
 use bytes::Bytes;
 use object_storage::object_store::{ObjectStore, ObjectStoreExt, PutPayload};
 use registry_client::{RegistryClient, RegistryError};
 use service_kit::ops::Readiness;
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -55,7 +56,14 @@ impl Poison {
 /// What happened to a message.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
-    Archived { alert_id: i64, stored_bytes: usize },
+    Archived {
+        alert_id: i64,
+        stored_bytes: usize,
+        /// The schema id of the message's frame.
+        schema_id: u32,
+        /// The object written.
+        key: object_storage::object_store::path::Path,
+    },
     Poison(Poison),
 }
 
@@ -124,6 +132,9 @@ pub struct Archiver {
     backoff: Backoff,
     /// Schema ids already stored (or found stored) by this process.
     stored_schemas: Mutex<HashSet<u32>>,
+    /// Those schemas parsed, for the index rows (an error when the registry's text does not
+    /// parse: the alert is still archived, it only gets no row).
+    parsed_schemas: Mutex<HashMap<u32, Result<Arc<Schema>, String>>>,
     /// Held while a schema is fetched and stored, so the alerts in flight when a new schema
     /// id first appears (up to `max_in_flight`) ask the registry once, not once each.
     schema_gate: tokio::sync::Mutex<()>,
@@ -164,6 +175,7 @@ impl Archiver {
             gzip_level: parts.gzip_level,
             backoff: parts.backoff,
             stored_schemas: Mutex::new(HashSet::new()),
+            parsed_schemas: Mutex::new(HashMap::new()),
             schema_gate: tokio::sync::Mutex::new(()),
             compressors: tokio::sync::Semaphore::new(
                 std::thread::available_parallelism().map_or(2, |n| n.get()),
@@ -224,6 +236,8 @@ impl Archiver {
         Ok(Outcome::Archived {
             alert_id,
             stored_bytes,
+            schema_id,
+            key,
         })
     }
 
@@ -312,11 +326,28 @@ impl Archiver {
                 }
             }
         }
+        let parsed = Schema::parse_str(&schema)
+            .map(Arc::new)
+            .map_err(|e| e.to_string());
+        self.parsed_schemas
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(schema_id, parsed);
         self.stored_schemas
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .insert(schema_id);
         Ok(Ok(()))
+    }
+
+    /// The parsed form of a schema this archiver stored (known once `archive` returned
+    /// `Archived` for a message of that schema).
+    pub fn parsed_schema(&self, schema_id: u32) -> Option<Result<Arc<Schema>, String>> {
+        self.parsed_schemas
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&schema_id)
+            .cloned()
     }
 
     fn known(&self, schema_id: u32) -> bool {

@@ -19,6 +19,7 @@
 //!   in-flight window that never drains) for longer than `--liveness-deadline`.
 
 use crate::archive::{Archiver, Backoff, Health, Outcome, Poison};
+use crate::index::Indexer;
 use crate::metrics::Metrics;
 use crate::offsets::{OffsetTracker, PartitionKey, Ticket};
 use crate::settings::{DeadLetters, IngesterConfig, OffsetReset};
@@ -73,7 +74,10 @@ pub enum IngestError {
 /// State shared by the consumer loop, its tasks and the rebalance callbacks.
 #[derive(Debug)]
 struct Shared {
-    tracker: Mutex<OffsetTracker>,
+    /// Shared with the index flush loop, which finishes tickets once their rows are written.
+    tracker: crate::index::Tracker,
+    /// Buffers index rows; `None` with `--no-index`.
+    indexer: Option<Arc<Indexer>>,
     /// Cancels the in-flight work of one partition's assignment.
     abandon: Mutex<HashMap<PartitionKey, CancellationToken>>,
     /// Parent of every partition token: cancelled when shutdown gives up waiting.
@@ -164,6 +168,9 @@ impl ConsumerContext for IngestContext {
                 }
                 if let Some(token) = abandon.remove(&(topic.to_owned(), partition)) {
                     token.cancel();
+                }
+                if let Some(indexer) = &self.shared.indexer {
+                    indexer.forget(topic, partition);
                 }
             }
         }
@@ -286,6 +293,7 @@ fn consumer_config(config: &IngesterConfig) -> Result<rdkafka::ClientConfig, Ing
 pub async fn consume(
     config: &IngesterConfig,
     archiver: Arc<Archiver>,
+    indexer: Option<Arc<Indexer>>,
     metrics: Metrics,
     readiness: Readiness,
     liveness: &Liveness,
@@ -302,7 +310,8 @@ pub async fn consume(
     let kafka_health = Health::new(&readiness, KAFKA);
     kafka_health.failing("waiting for a partition assignment");
     let shared = Arc::new(Shared {
-        tracker: Mutex::new(OffsetTracker::new()),
+        tracker: Arc::new(Mutex::new(OffsetTracker::new())),
+        indexer: indexer.clone(),
         abandon: Mutex::new(HashMap::new()),
         abandon_all: CancellationToken::new(),
         metrics: metrics.clone(),
@@ -350,6 +359,12 @@ pub async fn consume(
         "consuming"
     );
 
+    // The flush loop beats its own heartbeat: a table write that never returns stops it.
+    let flush_stop = CancellationToken::new();
+    let flusher = indexer.clone().map(|indexer| {
+        let heartbeat = liveness.register(crate::index::FLUSH_LOOP, config.liveness_deadline);
+        tokio::spawn(indexer.run(shared.tracker.clone(), heartbeat, flush_stop.clone()))
+    });
     let committer = tokio::spawn(commit_loop(
         consumer.clone(),
         shared.clone(),
@@ -442,6 +457,26 @@ pub async fn consume(
         );
         shared.abandon_all.cancel();
         let _ = tokio::time::timeout(Duration::from_secs(2), permits.acquire_many(all)).await;
+    }
+    // Rows of every archived alert are written before the final commit, so the commit covers
+    // them; a flush that cannot finish within the drain timeout leaves its offsets uncommitted
+    // (the next owner re-reads, re-archives identical bytes and indexes them).
+    flush_stop.cancel();
+    if let Some(flusher) = flusher {
+        let _ = flusher.await;
+    }
+    if let Some(indexer) = &indexer {
+        let heartbeat = liveness.register("index-final-flush", config.drain_timeout * 2);
+        let give_up = CancellationToken::new();
+        let flush = indexer.flush(&shared.tracker, &heartbeat, &give_up);
+        match tokio::time::timeout(config.drain_timeout, flush).await {
+            Ok(true) => tracing::info!("index rows flushed"),
+            _ => tracing::warn!(
+                rows = indexer.buffered(),
+                "index flush did not finish in the drain timeout; those offsets stay uncommitted"
+            ),
+        }
+        heartbeat.finish();
     }
     committer.abort();
     let _ = committer.await;
@@ -653,10 +688,33 @@ impl Task {
             Err(_) => return, // abandoned: not durable, not finished, re-read later
         };
         match outcome {
-            Outcome::Archived { .. } => {
+            Outcome::Archived { schema_id, key, .. } => {
                 metrics
                     .write_seconds
                     .observe(received.elapsed().as_secs_f64());
+                if let Some(indexer) = &self.shared.indexer {
+                    // The ticket is finished by the flush that writes the row.
+                    let schema = self.archiver.parsed_schema(schema_id);
+                    match crate::index::build_row(
+                        schema,
+                        value.as_deref(),
+                        key.as_ref(),
+                        crate::index::RowSource::Kafka(&ticket),
+                    ) {
+                        Ok(row) => {
+                            indexer.push(row, ticket).await;
+                            return;
+                        }
+                        Err(error) => {
+                            metrics.index_row_errors.inc();
+                            tracing::warn!(
+                                topic = %ticket.topic, partition = ticket.partition,
+                                offset = ticket.offset, error = %error,
+                                "archived alert gets no index row"
+                            );
+                        }
+                    }
+                }
             }
             Outcome::Poison(poison) => {
                 let Some(dlq) = self.dead_letters.route.topic_for(&ticket.topic) else {

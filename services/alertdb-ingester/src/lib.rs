@@ -10,12 +10,17 @@
 //! - [`archive`]: one message → stored objects, with retries of transient faults;
 //! - [`offsets`]: which offsets may be committed while writes finish out of order;
 //! - [`ingest`]: the Kafka consumer, rebalances, dead letters, commits and shutdown;
+//! - [`index`]: each archived alert's row in the index table, in batches, before its offset
+//!   is committed;
+//! - [`rebuild`]: `rebuild-index`, the index table from the archive itself;
 //! - [`metrics`]: what `/metrics` exports.
 
 pub mod archive;
+pub mod index;
 pub mod ingest;
 pub mod metrics;
 pub mod offsets;
+pub mod rebuild;
 pub mod settings;
 
 use archive::{Archiver, ArchiverParts, Backoff};
@@ -49,8 +54,32 @@ pub async fn run(
 ) -> Result<(), RunError> {
     let ops = Ops::new("alertdb-ingester", env!("CARGO_PKG_VERSION"));
     let metrics = metrics::Metrics::register(ops.registry())?;
+    let alerts = object_storage::open(&config.alerts_url, &config.store)?;
+    let backoff = Backoff {
+        initial: config.retry_initial_backoff,
+        max: config.retry_max_backoff,
+    };
+    let indexer = match &config.index {
+        Some(index) => {
+            tracing::info!(
+                table = %format!("{}/{}", config.alerts_url.trim_end_matches('/'), index::TABLE_PREFIX),
+                interval_ms = index.interval.as_millis() as u64,
+                max_rows = index.max_rows,
+                "indexing"
+            );
+            Some(Arc::new(index::Indexer::new(index::IndexerParts {
+                store: alerts.clone(),
+                group: config.group.clone(),
+                interval: index.interval,
+                max_rows: index.max_rows,
+                backoff,
+                metrics: metrics.clone(),
+            })))
+        }
+        None => None,
+    };
     let archiver = Arc::new(Archiver::new(ArchiverParts {
-        alerts: object_storage::open(&config.alerts_url, &config.store)?,
+        alerts,
         schemas: object_storage::open(&config.schemas_url, &config.store)?,
         registry: registry_client::RegistryClient::new(
             &config.registry_url,
@@ -58,10 +87,7 @@ pub async fn run(
         )?,
         layout: config.layout,
         gzip_level: config.gzip_level,
-        backoff: Backoff {
-            initial: config.retry_initial_backoff,
-            max: config.retry_max_backoff,
-        },
+        backoff,
         metrics: metrics.clone(),
         readiness: ops.readiness().clone(),
     }));
@@ -86,6 +112,7 @@ pub async fn run(
     let result = ingest::consume(
         &config,
         archiver,
+        indexer,
         metrics,
         ops.readiness().clone(),
         ops.liveness(),

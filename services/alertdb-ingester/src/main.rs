@@ -1,5 +1,6 @@
 //! `alertdb-ingester`: settings → run. Everything else is in the library.
 
+use alertdb_ingester::rebuild::Command;
 use alertdb_ingester::settings::Cli;
 use anyhow::Context;
 use clap::Parser;
@@ -34,6 +35,16 @@ fn main() -> ExitCode {
 }
 
 async fn start(cli: Cli) -> anyhow::Result<()> {
+    if let Some(Command::RebuildIndex(args)) = &cli.command {
+        let report = alertdb_ingester::rebuild::rebuild_from_args(args)
+            .await
+            .context("rebuilding the index")?;
+        println!(
+            "{} alert objects: {} rows added, {} already indexed, {} unreadable",
+            report.objects, report.added, report.already_indexed, report.unreadable
+        );
+        return Ok(());
+    }
     let config = cli
         .load()
         .context("loading settings")?

@@ -1,7 +1,8 @@
 //! The ingester's Prometheus metrics, registered once on the daemon's registry.
 
 use prometheus::{
-    Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
+    Gauge, Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts,
+    Registry,
 };
 
 /// Every metric the ingester exports.
@@ -26,6 +27,18 @@ pub struct Metrics {
     /// Commits refused, as far as the client reports them: failures `commit` returns at once
     /// and the final synchronous commit's (asynchronous commits report to no callback).
     pub commit_failures: IntCounter,
+    /// Index rows committed to the index table (rows another writer had written not counted).
+    pub index_rows: IntCounter,
+    /// Index table commits (batches).
+    pub index_commits: IntCounter,
+    /// Index batches whose commit failed (each retried).
+    pub index_commit_failures: IntCounter,
+    /// Archived alerts that got no index row (their alert did not decode with its schema).
+    pub index_row_errors: IntCounter,
+    /// Seconds to write one batch (Parquet file and log entry).
+    pub index_flush_seconds: Histogram,
+    /// Age of the oldest archived alert whose row is not yet in the table.
+    pub index_lag_seconds: Gauge,
 }
 
 /// Every `reason` label of `alertdb_ingester_dead_lettered_total` (`Poison::reason`). Each
@@ -102,7 +115,42 @@ impl Metrics {
                 "alertdb_ingester_commit_failures_total",
                 "Offset commits the broker refused or did not answer",
             )?,
+            index_rows: IntCounter::new(
+                "alertdb_ingester_index_rows_total",
+                "Index rows committed to the index table",
+            )?,
+            index_commits: IntCounter::new(
+                "alertdb_ingester_index_commits_total",
+                "Batches committed to the index table",
+            )?,
+            index_commit_failures: IntCounter::new(
+                "alertdb_ingester_index_commit_failures_total",
+                "Index batch commits that failed and were retried",
+            )?,
+            index_row_errors: IntCounter::new(
+                "alertdb_ingester_index_row_errors_total",
+                "Archived alerts that got no index row because they did not decode",
+            )?,
+            index_flush_seconds: Histogram::with_opts(
+                HistogramOpts::new(
+                    "alertdb_ingester_index_flush_seconds",
+                    "Time to write one batch of index rows",
+                )
+                .buckets(vec![
+                    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
+                ]),
+            )?,
+            index_lag_seconds: Gauge::new(
+                "alertdb_ingester_index_lag_seconds",
+                "Age of the oldest archived alert whose index row is not yet written",
+            )?,
         };
+        registry.register(Box::new(metrics.index_rows.clone()))?;
+        registry.register(Box::new(metrics.index_commits.clone()))?;
+        registry.register(Box::new(metrics.index_commit_failures.clone()))?;
+        registry.register(Box::new(metrics.index_row_errors.clone()))?;
+        registry.register(Box::new(metrics.index_flush_seconds.clone()))?;
+        registry.register(Box::new(metrics.index_lag_seconds.clone()))?;
         registry.register(Box::new(metrics.alerts_archived.clone()))?;
         registry.register(Box::new(metrics.message_bytes.clone()))?;
         registry.register(Box::new(metrics.stored_bytes.clone()))?;

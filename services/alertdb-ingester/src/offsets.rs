@@ -112,6 +112,26 @@ impl OffsetTracker {
         }
     }
 
+    /// Whether `ticket` belongs to the current assignment of its partition.
+    pub fn is_current(&self, ticket: &Ticket) -> bool {
+        self.partitions
+            .get(&(ticket.topic.clone(), ticket.partition))
+            .is_some_and(|progress| progress.generation == ticket.generation)
+    }
+
+    /// The committable position of `key` once the offsets `finishing` are finished too: the
+    /// smallest offset in flight outside them, or one past the last received. The index's
+    /// watermark (crate::index): every offset below it is durable once they are.
+    pub fn committable_after(&self, key: &PartitionKey, finishing: &BTreeSet<i64>) -> Option<i64> {
+        let progress = self.partitions.get(key)?;
+        progress
+            .in_flight
+            .iter()
+            .find(|offset| !finishing.contains(offset))
+            .copied()
+            .or(progress.next)
+    }
+
     /// Positions to commit now: partitions whose committable position moved.
     pub fn to_commit(&self) -> Vec<(PartitionKey, i64)> {
         let mut out: Vec<_> = self
@@ -176,6 +196,25 @@ mod tests {
         assert_eq!(tracker.to_commit(), vec![(key(1), 3)]);
         tracker.finish(&a);
         assert_eq!(tracker.to_commit(), vec![(key(1), 8)]);
+    }
+
+    #[test]
+    fn the_watermark_stops_below_anything_not_in_the_batch() {
+        let mut tracker = OffsetTracker::new();
+        let tickets: Vec<_> = (0..6).map(|o| tracker.start("t", 0, o)).collect();
+        // 0, 1 and 4 are in the batch; 2 is still being archived, 3 and 5 are buffered later.
+        let batch: BTreeSet<i64> = [0, 1, 4].into();
+        assert_eq!(tracker.committable_after(&key(0), &batch), Some(2));
+        let all: BTreeSet<i64> = (0..6).collect();
+        assert_eq!(tracker.committable_after(&key(0), &all), Some(6));
+        assert_eq!(tracker.committable_after(&key(1), &all), None);
+        assert!(tracker.is_current(&tickets[0]));
+        tracker.revoke("t", 0);
+        tracker.assign("t", 0);
+        assert!(
+            !tracker.is_current(&tickets[0]),
+            "an older assignment's ticket"
+        );
     }
 
     #[test]

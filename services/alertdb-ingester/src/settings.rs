@@ -74,6 +74,12 @@ pub struct Settings {
     pub drain_timeout: DurationSetting,
     /// Timeouts and connection limit of the ops listener (`[http]`, `--http-*`).
     pub http: HttpSettings,
+    /// Whether each archived alert gets a row in the index table (`{alerts store}/index/alerts/`).
+    pub index_enabled: bool,
+    /// The longest an archived alert's index row may wait in the buffer before a flush.
+    pub index_interval: DurationSetting,
+    /// A buffer holding this many rows is flushed at once, whatever its age.
+    pub index_max_rows: usize,
 }
 
 impl Default for Settings {
@@ -101,9 +107,18 @@ impl Default for Settings {
             retry_max_backoff: ms(5_000),
             drain_timeout: ms(20_000),
             http: HttpSettings::default(),
+            index_enabled: true,
+            index_interval: DurationSetting(DEFAULT_INDEX_INTERVAL),
+            index_max_rows: DEFAULT_INDEX_MAX_ROWS,
         }
     }
 }
+
+/// The bound on how long an index row may lag its alert.
+pub const DEFAULT_INDEX_INTERVAL: Duration = Duration::from_secs(60);
+/// ~100 s of alerts at the survey's peak rate per instance; a batch's Parquet file stays a few
+/// MB and its rows a few tens of MB in memory.
+pub const DEFAULT_INDEX_MAX_ROWS: usize = 100_000;
 
 /// Long enough for a store or registry outage of a minute or two to be ridden out with
 /// retries (not ready, not restarted); a loop stuck longer is restarted.
@@ -191,9 +206,29 @@ pub struct Cli {
     /// The ops listener's limits.
     #[command(flatten)]
     pub http: HttpArgs,
+    /// Do not write index rows (the archive alone, as before the index existed).
+    #[arg(long)]
+    #[serde(
+        rename = "index_enabled",
+        skip_serializing_if = "not",
+        serialize_with = "settings::serialize_negated"
+    )]
+    pub no_index: bool,
+    /// The longest an index row waits before it is written (500ms, 10s, 2m) [default: 60s].
+    #[arg(long, value_name = "DURATION")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub index_interval: Option<DurationSetting>,
+    /// Index rows buffered before a flush, whatever their age [default: 100000].
+    #[arg(long, value_name = "ROWS")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub index_max_rows: Option<usize>,
     #[command(flatten)]
     #[serde(skip)]
     pub log: LogArgs,
+    /// A one-off job instead of the daemon.
+    #[command(subcommand)]
+    #[serde(skip)]
+    pub command: Option<crate::rebuild::Command>,
 }
 
 impl Cli {
@@ -239,6 +274,19 @@ pub enum ConfigError {
     LivenessDeadline,
     #[error(transparent)]
     Http(#[from] LimitError),
+    #[error("--index-interval must be between 100ms and 1h (the bound on how long an alert may be missing from the index)")]
+    IndexInterval,
+    #[error("--index-max-rows must be at least 1")]
+    IndexMaxRows,
+}
+
+/// How archived alerts are indexed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IndexConfig {
+    /// The longest a row waits in the buffer.
+    pub interval: Duration,
+    /// A buffer this full is flushed at once.
+    pub max_rows: usize,
 }
 
 /// Where poison messages go.
@@ -288,6 +336,8 @@ pub struct IngesterConfig {
     pub drain_timeout: Duration,
     /// Timeouts and connection limit of the ops listener.
     pub http: Limits,
+    /// `None` with `--no-index`.
+    pub index: Option<IndexConfig>,
 }
 
 impl Settings {
@@ -338,6 +388,21 @@ impl Settings {
         if self.gzip_level > 9 {
             return Err(ConfigError::GzipLevel(self.gzip_level));
         }
+        let index = if self.index_enabled {
+            let interval = self.index_interval.0;
+            if interval < Duration::from_millis(100) || interval > Duration::from_secs(3600) {
+                return Err(ConfigError::IndexInterval);
+            }
+            if self.index_max_rows == 0 {
+                return Err(ConfigError::IndexMaxRows);
+            }
+            Some(IndexConfig {
+                interval,
+                max_rows: self.index_max_rows,
+            })
+        } else {
+            None
+        };
         let at_least = |d: DurationSetting, min: Duration| d.0.max(min);
         let retry_initial_backoff = at_least(self.retry_initial_backoff, Duration::from_millis(1));
         Ok(IngesterConfig {
@@ -362,6 +427,7 @@ impl Settings {
             retry_max_backoff: at_least(self.retry_max_backoff, retry_initial_backoff),
             drain_timeout: self.drain_timeout.0,
             http: self.http.validate()?,
+            index,
         })
     }
 }
@@ -435,6 +501,33 @@ mod tests {
         let err = config_err(&["--liveness-deadline", "10ms"]);
         assert!(matches!(err, ConfigError::LivenessDeadline), "{err}");
         assert!(Cli::try_parse_from(["x", "--liveness-deadline", "soon"]).is_err());
+    }
+
+    #[test]
+    fn indexing_is_on_by_default_and_tunable() {
+        let index = config(&[]).unwrap().index.unwrap();
+        assert_eq!(index.interval, Duration::from_secs(60));
+        assert_eq!(index.max_rows, 100_000);
+        let index = config(&["--index-interval", "5s", "--index-max-rows", "10"])
+            .unwrap()
+            .index
+            .unwrap();
+        assert_eq!(
+            (index.interval, index.max_rows),
+            (Duration::from_secs(5), 10)
+        );
+        assert_eq!(config(&["--no-index"]).unwrap().index, None);
+        let mut toml = tempfile::Builder::new().suffix(".toml").tempfile().unwrap();
+        std::io::Write::write_all(&mut toml, b"index_enabled = false\n").unwrap();
+        let path = toml.path().to_str().unwrap();
+        assert_eq!(config(&["--config", path]).unwrap().index, None);
+        for bad in [["--index-interval", "10ms"], ["--index-interval", "2h"]] {
+            assert!(matches!(config_err(&bad), ConfigError::IndexInterval));
+        }
+        assert!(matches!(
+            config_err(&["--index-max-rows", "0"]),
+            ConfigError::IndexMaxRows
+        ));
     }
 
     fn config_err(extra: &[&str]) -> ConfigError {

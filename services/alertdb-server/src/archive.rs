@@ -97,6 +97,8 @@ impl StoredSchema {
 /// An alert decoded with its schema.
 #[derive(Debug, Clone)]
 pub struct DecodedAlert {
+    /// The id of the writer schema (the wire header's).
+    pub schema_id: u32,
     pub schema: Arc<Schema>,
     pub value: Value,
 }
@@ -252,12 +254,13 @@ impl Archive {
             .map_err(|e| (*e).clone())
     }
 
-    /// The alert decoded with the schema its header names. Decoding runs on the blocking
-    /// pool: a large alert takes milliseconds, which must not stall other requests.
-    pub async fn decoded_alert(&self, alert_id: u64) -> Result<DecodedAlert, ArchiveError> {
+    /// The alert's wire-format message, its schema id and its parsed writer schema.
+    pub async fn message_and_schema(
+        &self,
+        alert_id: u64,
+    ) -> Result<(Bytes, u32, Arc<Schema>), ArchiveError> {
         let stored = self.alert(alert_id).await?;
-        let limit = self.max_alert_bytes;
-        let message = stored.wire_bytes(alert_id, limit)?;
+        let message = stored.wire_bytes(alert_id, self.max_alert_bytes)?;
         let frame = wire::unframe(&message).map_err(|e| ArchiveError::CorruptAlert {
             alert_id,
             reason: e.to_string(),
@@ -273,6 +276,13 @@ impl Archive {
             }
             Err(other) => return Err(other),
         };
+        Ok((message, schema_id, schema))
+    }
+
+    /// The alert decoded with the schema its header names. Decoding runs on the blocking
+    /// pool: a large alert takes milliseconds, which must not stall other requests.
+    pub async fn decoded_alert(&self, alert_id: u64) -> Result<DecodedAlert, ArchiveError> {
+        let (message, schema_id, schema) = self.message_and_schema(alert_id).await?;
         let decode_schema = Arc::clone(&schema);
         let decoded = tokio::task::spawn_blocking(move || {
             let body = &message[wire::HEADER_LEN..];
@@ -287,7 +297,11 @@ impl Archive {
             alert_id,
             reason: format!("does not decode with schema {schema_id}: {reason}"),
         })?;
-        Ok(DecodedAlert { schema, value })
+        Ok(DecodedAlert {
+            schema_id,
+            schema,
+            value,
+        })
     }
 
     /// The object's bytes, `None` when absent.
@@ -368,6 +382,44 @@ pub fn top_level_bytes<'a>(decoded: &'a DecodedAlert, field_name: &str) -> Optio
     match value {
         Value::Bytes(bytes) | Value::Fixed(bytes) => Some(bytes),
         _ => None,
+    }
+}
+
+/// The bytes of a top-level nullable-bytes field (`cutoutDifference`) read straight from an
+/// alert's Avro body, skipping the fields before it without building them: `None` when the
+/// schema has no such field or the alert has none. A cutout is the last fields of an alert,
+/// after ~100 KB of history, so this is several times cheaper than decoding it all.
+pub fn body_field_bytes<'a>(
+    schema: &Schema,
+    body: &'a [u8],
+    field_name: &str,
+) -> Result<Option<&'a [u8]>, alert_packet::binary::DecodeError> {
+    use alert_packet::schema::Node;
+    let Some(record) = schema.root_record() else {
+        return Ok(None);
+    };
+    let Some(index) = record.fields.iter().position(|f| f.name == field_name) else {
+        return Ok(None);
+    };
+    let mut cursor = alert_packet::binary::Cursor::new(body);
+    for field in &record.fields[..index] {
+        value::skip_node(schema, field.schema, &mut cursor)?;
+    }
+    let mut node = record.fields[index].schema;
+    if let Node::Union(branches) = schema.node(node) {
+        let branch = cursor.long()?;
+        match usize::try_from(branch).ok().and_then(|b| branches.get(b)) {
+            Some(b) => node = *b,
+            None => return Ok(None),
+        }
+    }
+    match schema.node(node) {
+        Node::Bytes => {
+            let n = cursor.length()?;
+            Ok(Some(cursor.take(n)?))
+        }
+        Node::Fixed(fixed) => Ok(Some(cursor.take(fixed.size)?)),
+        _ => Ok(None),
     }
 }
 
@@ -478,6 +530,19 @@ mod tests {
         assert_eq!(top_level_bytes(&with, "cutoutScience"), None);
         let without = archive.decoded_alert(11).await.unwrap();
         assert_eq!(top_level_bytes(&without, "cutoutDifference"), None);
+        // The same without decoding.
+        for (id, expected) in [(10u64, Some(&b"SIMPLE"[..])), (11, None)] {
+            let (message, _, schema) = archive.message_and_schema(id).await.unwrap();
+            let body = &message[wire::HEADER_LEN..];
+            assert_eq!(
+                body_field_bytes(&schema, body, "cutoutDifference").unwrap(),
+                expected
+            );
+            assert_eq!(
+                body_field_bytes(&schema, body, "cutoutScience").unwrap(),
+                None
+            );
+        }
     }
 
     #[tokio::test]

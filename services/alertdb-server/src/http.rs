@@ -45,6 +45,11 @@ pub struct AppState {
     pub docs: Bytes,
     /// The Herald-compatible API (`/api/alerts`).
     pub herald: crate::herald::HeraldApi,
+    /// The index table's queries; `None` with `--no-index`.
+    pub index: Option<Arc<crate::search::IndexSource>>,
+    /// Which alerts belong to an object, for object pages; `None` when the archive's index
+    /// is not enabled (object pages then say so).
+    pub objects: Option<Arc<dyn crate::pages::ObjectIndex>>,
 }
 
 /// The API routes (not the ops routes), at the root and under `state.prefix`.
@@ -55,10 +60,16 @@ pub fn router(state: AppState) -> Router {
     let mut api = Router::new()
         .route("/v1/health", get(health))
         .route("/v1/alerts/{alert_id}", get(alert))
+        .route("/v1/alerts/{alert_id}/view", get(crate::pages::alert_view))
         .route("/v1/alerts/{alert_id}/cutouts/{kind}", get(cutout))
+        .route(
+            "/v1/objects/{dia_object_id}/view",
+            get(crate::pages::object_view),
+        )
         .route("/v1/schemas/{schema_id}", get(schema))
         .route("/v1/openapi.json", get(openapi_json))
-        .route("/v1/docs", get(docs));
+        .route("/v1/docs", get(docs))
+        .merge(crate::search::routes());
     if let Some(herald_prefix) = &state.herald.prefix {
         api = api.merge(crate::herald::routes(herald_prefix));
     }
@@ -83,6 +94,10 @@ pub enum ApiError {
     Unavailable,
     /// The archive holds something it should not (corrupt alert, missing schema).
     Internal(String),
+    /// An index query ran out of its time budget; the detail says how to narrow it.
+    QueryTimeout(String),
+    /// A feature this server is not configured for (object pages without the index).
+    NotEnabled(String),
 }
 
 impl From<ArchiveError> for ApiError {
@@ -102,9 +117,11 @@ impl From<ArchiveError> for ApiError {
     }
 }
 
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        let (status, detail) = match self {
+impl ApiError {
+    /// The status and message of the error: the one mapping, for JSON answers and for pages
+    /// ([`crate::pages::PageError`]) alike.
+    pub fn status_and_detail(self) -> (StatusCode, String) {
+        match self {
             ApiError::BadRequest(detail) => (StatusCode::BAD_REQUEST, detail),
             ApiError::NotFound(detail) => (StatusCode::NOT_FOUND, detail),
             ApiError::Unavailable => (
@@ -112,7 +129,15 @@ impl IntoResponse for ApiError {
                 "the alert archive's object store is unavailable; retry later".into(),
             ),
             ApiError::Internal(detail) => (StatusCode::INTERNAL_SERVER_ERROR, detail),
-        };
+            ApiError::QueryTimeout(detail) => (StatusCode::SERVICE_UNAVAILABLE, detail),
+            ApiError::NotEnabled(detail) => (StatusCode::NOT_IMPLEMENTED, detail),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, detail) = self.status_and_detail();
         let mut response = (status, Json(serde_json::json!({ "detail": detail }))).into_response();
         if status == StatusCode::SERVICE_UNAVAILABLE {
             response
@@ -230,13 +255,14 @@ enum AlertFormat {
     Json,
 }
 
-fn alert_format(query: Option<&str>) -> Result<AlertFormat, ApiError> {
-    let mut format = AlertFormat::Avro;
+/// The `format=` of an alert request, `None` when not given.
+fn alert_format(query: Option<&str>) -> Result<Option<AlertFormat>, ApiError> {
+    let mut format = None;
     for (key, value) in url::form_urlencoded::parse(query.unwrap_or("").as_bytes()) {
         if key == "format" {
             format = match value.as_ref() {
-                "json" => AlertFormat::Json,
-                "avro" | "" => AlertFormat::Avro,
+                "json" => Some(AlertFormat::Json),
+                "avro" | "" => Some(AlertFormat::Avro),
                 other => {
                     return Err(ApiError::BadRequest(format!(
                         "format {other:?} is not known; use json, or avro (the default)"
@@ -253,10 +279,43 @@ async fn alert(
     path: Result<Path<String>, PathRejection>,
     RawQuery(query): RawQuery,
     headers: HeaderMap,
+) -> Result<Response, Response> {
+    let alert_id = parse_alert_id(&path_segment(path).map_err(IntoResponse::into_response)?)
+        .map_err(IntoResponse::into_response)?;
+    let format = alert_format(query.as_deref()).map_err(IntoResponse::into_response)?;
+    // A browser following a link gets the page, with relative links resolved from
+    // `/v1/alerts/{id}/` as at `/view`; an explicit `format=` always wins.
+    if format.is_none() && crate::pages::wants_html(&headers) {
+        let base = format!("{alert_id}/");
+        let mut response = crate::pages::alert_page(&state, alert_id, &headers, Some(&base))
+            .await
+            .map_err(IntoResponse::into_response)?;
+        response
+            .headers_mut()
+            .insert(header::VARY, HeaderValue::from_static(VARY_ALERT));
+        return Ok(response);
+    }
+    alert_bytes(
+        &state,
+        alert_id,
+        format.unwrap_or(AlertFormat::Avro),
+        &headers,
+    )
+    .await
+    .map_err(IntoResponse::into_response)
+}
+
+/// What `/v1/alerts/{id}` answers differ by: the page for browsers, gzip for clients that
+/// accept it.
+const VARY_ALERT: &str = "accept, accept-encoding";
+
+async fn alert_bytes(
+    state: &AppState,
+    alert_id: u64,
+    format: AlertFormat,
+    headers: &HeaderMap,
 ) -> Result<Response, ApiError> {
-    let alert_id = parse_alert_id(&path_segment(path)?)?;
-    let format = alert_format(query.as_deref())?;
-    let vary = (header::VARY, HeaderValue::from_static("accept-encoding"));
+    let vary = (header::VARY, HeaderValue::from_static(VARY_ALERT));
     if format == AlertFormat::Json {
         let decoded = state.archive.decoded_alert(alert_id).await?;
         let body = tokio::task::spawn_blocking(move || {
@@ -272,18 +331,18 @@ async fn alert(
         .map_err(|e| ApiError::Internal(format!("rendering alert {alert_id} stopped: {e}")))?
         .map_err(|e| ApiError::Internal(format!("rendering alert {alert_id}: {e}")))?;
         return Ok(immutable(
-            &headers,
+            headers,
             format!("\"alert-{alert_id}-json\""),
             "application/json",
             Bytes::from(body),
-            &[],
+            &[vary],
         ));
     }
     let stored = state.archive.alert(alert_id).await?;
-    if stored.encoding == Encoding::Gzip && accepts_gzip(&headers) {
+    if stored.encoding == Encoding::Gzip && accepts_gzip(headers) {
         // The stored object is what the client asked for: no decompression work.
         return Ok(immutable(
-            &headers,
+            headers,
             format!("\"alert-{alert_id}-gzip\""),
             ALERT_CONTENT_TYPE,
             stored.bytes,
@@ -294,9 +353,9 @@ async fn alert(
         ));
     }
     let etag = format!("\"alert-{alert_id}\"");
-    if if_none_match(&headers, &etag) {
+    if if_none_match(headers, &etag) {
         return Ok(immutable(
-            &headers,
+            headers,
             etag,
             ALERT_CONTENT_TYPE,
             Bytes::new(),
@@ -304,18 +363,23 @@ async fn alert(
         ));
     }
     let body = stored.wire_bytes(alert_id, state.archive.max_alert_bytes())?;
-    Ok(immutable(&headers, etag, ALERT_CONTENT_TYPE, body, &[vary]))
+    Ok(immutable(headers, etag, ALERT_CONTENT_TYPE, body, &[vary]))
 }
 
 async fn cutout(
     State(state): State<Arc<AppState>>,
     path: Result<Path<(String, String)>, PathRejection>,
+    RawQuery(query): RawQuery,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let (raw_id, kind) = path
         .map(|Path(p)| p)
         .map_err(|e| ApiError::BadRequest(format!("invalid path: {}", e.body_text())))?;
     let alert_id = parse_alert_id(&raw_id)?;
+    // `{kind}.png` shares the route: axum matches whole segments only.
+    if let Some(kind) = kind.strip_suffix(".png") {
+        return crate::pages::cutout_png(&state, alert_id, kind, query.as_deref(), &headers).await;
+    }
     let Some((kind, field)) = CUTOUTS.iter().find(|(name, _)| *name == kind) else {
         return Err(ApiError::NotFound(format!(
             "unknown cutout {kind:?}; use difference, science or template"
@@ -524,14 +588,14 @@ mod tests {
 
     #[test]
     fn alert_formats_are_checked() {
-        assert_eq!(alert_format(None).unwrap(), AlertFormat::Avro);
+        assert_eq!(alert_format(None).unwrap(), None);
         assert_eq!(
             alert_format(Some("format=json")).unwrap(),
-            AlertFormat::Json
+            Some(AlertFormat::Json)
         );
         assert_eq!(
             alert_format(Some("x=1&format=avro")).unwrap(),
-            AlertFormat::Avro
+            Some(AlertFormat::Avro)
         );
         assert!(alert_format(Some("format=xml")).is_err());
     }

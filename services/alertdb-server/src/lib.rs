@@ -12,6 +12,8 @@
 //! - [`http`]: the routes and the mapping of errors to status codes;
 //! - [`herald`]: the Herald-compatible archive API (`/api/alerts`: Avro, JSON, FITS, cutouts,
 //!   schema, IVOA DataLink);
+//! - [`search`]: questions answered from the alert index (by object, time range, cone);
+//! - [`pages`]: alert and object pages for people (HTML, cutout PNGs, light curves);
 //! - [`openapi`]: the API description and docs page;
 //! - [`metrics`]: Prometheus metrics, served with `/healthz` and `/readyz` on the same port.
 //!
@@ -23,6 +25,8 @@ pub mod herald;
 pub mod http;
 pub mod metrics;
 pub mod openapi;
+pub mod pages;
+pub mod search;
 pub mod settings;
 
 pub use settings::{Cli, ServerConfig, Settings};
@@ -63,6 +67,15 @@ pub struct App {
 
 /// Opens the stores and builds the routes.
 pub fn app(config: &ServerConfig) -> Result<App, RunError> {
+    app_with_index(config, None)
+}
+
+/// [`app`] with `objects` telling which alerts belong to an object (object pages) instead of
+/// the archive's index table (tests give a fixed list).
+pub fn app_with_index(
+    config: &ServerConfig,
+    objects: Option<Arc<dyn pages::ObjectIndex>>,
+) -> Result<App, RunError> {
     let alerts =
         object_storage::open(&config.alerts_url, &config.store).map_err(RunError::AlertsStore)?;
     // One store when both names are the same: `memory://` twice must be the same memory.
@@ -89,6 +102,12 @@ pub fn app(config: &ServerConfig) -> Result<App, RunError> {
     };
     let (openapi, docs) =
         http::documents(config.path_prefix.as_deref(), config.api_prefix.as_deref());
+    let index = config.index.map(|limits| {
+        Arc::new(search::IndexSource::new(
+            archive.alerts_store().clone(),
+            limits,
+        ))
+    });
     let state = http::AppState {
         archive: archive.clone(),
         metrics,
@@ -99,6 +118,9 @@ pub fn app(config: &ServerConfig) -> Result<App, RunError> {
             prefix: config.api_prefix.clone(),
             public_url: config.public_url.clone(),
         },
+        index: index.clone(),
+        // Object pages ask the index table unless told otherwise; `--no-index`: neither.
+        objects: objects.or_else(|| index.map(|i| i as Arc<dyn pages::ObjectIndex>)),
     };
     let router = http::router(state).merge(ops.router());
     Ok(App {

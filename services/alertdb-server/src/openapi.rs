@@ -10,7 +10,7 @@ struct Route {
     example: &'static str,
 }
 
-const ROUTES: [Route; 6] = [
+const ROUTES: [Route; 12] = [
     Route {
         path: "/v1/health",
         summary: "Liveness of the API",
@@ -20,8 +20,14 @@ const ROUTES: [Route; 6] = [
     Route {
         path: "/v1/alerts/{alert_id}",
         summary: "An alert by id",
-        description: "The alert's Confluent wire-format bytes (magic byte 0, 4-byte big-endian schema id, Avro body). Sent gzip-encoded (`Content-Encoding: gzip`) when the client accepts gzip, else decompressed. With `?format=json`, the alert decoded with its schema, bytes fields in base64.",
+        description: "The alert's Confluent wire-format bytes (magic byte 0, 4-byte big-endian schema id, Avro body). Sent gzip-encoded (`Content-Encoding: gzip`) when the client accepts gzip, else decompressed. With `?format=json`, the alert decoded with its schema, bytes fields in base64. A browser, whose `Accept` lists `text/html` first, gets the alert's page (as `/view`) unless `format` is given; `*/*` or no `Accept` keeps the bytes.",
         example: "/v1/alerts/170032483741696?format=json",
+    },
+    Route {
+        path: "/v1/alerts/{alert_id}/view",
+        summary: "An alert's page, for people",
+        description: "HTML: the alert's ids and IAU name, time (UTC and MJD TAI), position (degrees and sexagesimal), band; its three cutouts as images with size and orientation; the light curve of its history (prvDiaSources and forced photometry, per band, error bars) as inline SVG; the diaSource and diaObject with units; links to every download. No script, nothing loaded from elsewhere.",
+        example: "/v1/alerts/170032483741696/view",
     },
     Route {
         path: "/v1/alerts/{alert_id}/cutouts/{kind}",
@@ -30,10 +36,40 @@ const ROUTES: [Route; 6] = [
         example: "/v1/alerts/170032483741696/cutouts/difference",
     },
     Route {
+        path: "/v1/alerts/{alert_id}/cutouts/{kind}.png",
+        summary: "A cutout as a PNG image",
+        description: "The cutout rendered on the server as 8-bit grey: astropy's ZScaleInterval, then the stretch (`asinh` by default, a = 0.1; `linear`; `log`, a = 1000; `sqrt`); FITS row 1 at the bottom; non-finite pixels black. `size` scales the longer side to that many pixels (nearest neighbour); without it, one PNG pixel per cutout pixel.",
+        example: "/v1/alerts/170032483741696/cutouts/science.png?stretch=asinh&size=256",
+    },
+    Route {
+        path: "/v1/objects/{dia_object_id}/view",
+        summary: "An object's page, for people",
+        description: "HTML: the object's light curve merged from all its archived alerts, the alerts, the newest alert's cutouts and diaObject. Needs the archive's alert index; without it the answer is 501 with a page that says the index is not enabled.",
+        example: "/v1/objects/85000000000000/view",
+    },
+    Route {
         path: "/v1/schemas/{schema_id}",
         summary: "An alert schema by id",
         description: "The Avro schema (JSON) that the schema id in an alert's header names.",
         example: "/v1/schemas/1101",
+    },
+    Route {
+        path: "/v1/objects/{dia_object_id}/alerts",
+        summary: "Every archived alert of a diaObject",
+        description: "From the alert index: one row per alert of the object (ids, time as MJD TAI and UTC, position, band, PSF flux, reliability, schema id) with each alert's URL, oldest first. `format=json` (default), `csv` or `parquet`; paged with `limit` and `cursor`. 404 when the archive has no index.",
+        example: "/v1/objects/170032483741697/alerts",
+    },
+    Route {
+        path: "/v1/alerts/search",
+        summary: "Alerts in a time range",
+        description: "From the alert index: alerts whose diaSource midpoint is in [`since`, `until`), each an ISO-8601 UTC time (`2025-01-02T03:04:05Z`) or an MJD TAI number (`60677.128`); at most `--index-max-range` (31 days by default) per query. Paged with `limit` and `cursor` (the previous page's `next_cursor`); also in `csv` and `parquet`.",
+        example: "/v1/alerts/search?since=2025-01-02T00:00:00Z&until=2025-01-02T01:00:00Z",
+    },
+    Route {
+        path: "/v1/alerts/cone",
+        summary: "Alerts within a radius of a position",
+        description: "From the alert index: alerts whose diaSource position (ICRS) is within `radius` degrees (at most `--index-max-radius-deg`, 1 by default) of (`ra`, `dec`) degrees, nearest HEALPix cells first. Paged with `limit` and `cursor`; also in `csv` and `parquet`.",
+        example: "/v1/alerts/cone?ra=150.1&dec=2.2&radius=0.0167",
     },
     Route {
         path: "/v1/openapi.json",
@@ -122,6 +158,40 @@ pub fn document(herald_prefix: Option<&str>) -> Json {
             "content": {"application/fits": {"schema": {"type": "string", "format": "binary"}}}
         }),
     );
+    let page = |description: &str| json!({"description": description, "content": {"text/html": {"schema": {"type": "string"}}}});
+    let mut view_responses = serde_json::Map::new();
+    view_responses.insert("200".into(), page("The alert's page"));
+    view_responses.insert(
+        "304".into(),
+        json!({"description": "Not modified (the If-None-Match tag matches)"}),
+    );
+    view_responses.insert("400".into(), page("Invalid id (an HTML page saying so)"));
+    view_responses.insert("404".into(), page("No alert with this id"));
+    view_responses.insert("503".into(), page("The object store is unavailable"));
+    let mut png_responses = errors(&[(
+        "404",
+        "No alert with this id, no such cutout kind, or the alert has no such cutout",
+    )]);
+    png_responses.insert(
+        "200".into(),
+        json!({
+            "description": "The cutout as an 8-bit greyscale PNG",
+            "headers": immutable_headers(),
+            "content": {"image/png": {"schema": {"type": "string", "format": "binary"}}}
+        }),
+    );
+    let mut object_responses = serde_json::Map::new();
+    object_responses.insert("200".into(), page("The object's page"));
+    object_responses.insert("400".into(), page("Invalid diaObjectId"));
+    object_responses.insert("404".into(), page("The index has no alert of this object"));
+    object_responses.insert(
+        "501".into(),
+        page("The archive's alert index is not enabled on this server: a page saying so"),
+    );
+    object_responses.insert(
+        "503".into(),
+        page("The index or the object store is unavailable"),
+    );
     let mut schema_responses = errors(&[("404", "No schema with this id")]);
     schema_responses.insert(
         "200".into(),
@@ -130,6 +200,60 @@ pub fn document(herald_prefix: Option<&str>) -> Json {
             "headers": immutable_headers(),
             "content": {"application/vnd.schemaregistry.v1+json": {"schema": {"type": "object"}}}
         }),
+    );
+    // The cursor's first letter names its query (o, t, c): another query's cursor is a 400.
+    let page_params = |kind: char| {
+        [
+            json!({"name": "format", "in": "query", "required": false,
+               "description": "json (also when empty), csv or parquet",
+               "schema": {"type": "string", "enum": ["json", "csv", "parquet", ""], "default": "json"}}),
+            json!({"name": "limit", "in": "query", "required": false,
+               "description": "Rows per page, 1 to --index-max-rows (10000 by default, the maximum documented here)",
+               "schema": {"type": "integer", "minimum": 1, "maximum": crate::search::DEFAULT_MAX_ROWS, "default": 1000}}),
+            json!({"name": "cursor", "in": "query", "required": false,
+               "description": "The `next_cursor` of the previous page of the same query, unchanged (another query's cursor is a 400); empty is the first page",
+               "schema": {"type": "string", "pattern": format!("^(|{kind}[0-9a-f]{{16}}\\.-?[0-9]{{1,19}})$")}}),
+        ]
+    };
+    let degrees = |name: &str, description: &str, range: Json| {
+        let mut schema = json!({"type": "number"});
+        if let (Some(schema), Some(range)) = (schema.as_object_mut(), range.as_object()) {
+            schema.extend(range.clone());
+        }
+        json!({"name": name, "in": "query", "required": true, "description": description,
+               "schema": schema})
+    };
+    let time = |name: &str| {
+        json!({"name": name, "in": "query", "required": true,
+               "description": "ISO-8601 UTC (2025-01-02T03:04:05Z, or a date) or MJD TAI (60677.128). `until` must be after `since`, at most --index-max-range (31 days by default) later: a 400 otherwise",
+               "schema": {"type": "string", "pattern": "^((0|[1-9][0-9]{0,4}|1[0-5][0-9]{4})(\\.[0-9]+)?|[0-9]{4}-[0-9]{2}-[0-9]{2}([T ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\\.[0-9]+)?)?(Z|\\+00:00)?)?)$"}})
+    };
+    let mut page_responses = serde_json::Map::new();
+    page_responses.insert("200".into(), json!({
+        "description": "A page of index rows. JSON: `{count, alerts: [...], next_cursor, next}`; CSV and Parquet: the same columns. A `Link: <...>; rel=\"next\"` header when more rows follow.",
+        "content": {
+            "application/json": {"schema": {"$ref": "#/components/schemas/IndexPage"}},
+            "text/csv": {"schema": {"type": "string"}},
+            "application/vnd.apache.parquet": {"schema": {"type": "string", "format": "binary"}}
+        }
+    }));
+    page_responses.insert(
+        "400".into(),
+        detail_response("A parameter is missing, malformed or out of range (the detail names it)"),
+    );
+    page_responses.insert(
+        "404".into(),
+        detail_response("The archive has no alert index, or the server runs with --no-index"),
+    );
+    page_responses.insert(
+        "503".into(),
+        detail_response(
+            "The object store is unavailable, or the query took longer than --index-query-timeout",
+        ),
+    );
+    page_responses.insert(
+        "500".into(),
+        detail_response("The index table is unreadable"),
     );
     let operation = |route: &Route, extra: Json| {
         let mut op = json!({
@@ -164,10 +288,62 @@ pub fn document(herald_prefix: Option<&str>) -> Json {
                 }, if_none_match],
                 "responses": cutout_responses.clone(),
             }),
+            "/v1/alerts/{alert_id}/view" => json!({
+                "parameters": [alert_id, if_none_match],
+                "responses": view_responses.clone(),
+            }),
+            "/v1/alerts/{alert_id}/cutouts/{kind}.png" => json!({
+                "parameters": [alert_id, {
+                    "name": "kind", "in": "path", "required": true,
+                    "schema": {"type": "string", "enum": ["difference", "science", "template"]}
+                }, {
+                    "name": "stretch", "in": "query", "required": false,
+                    "schema": {"type": "string", "enum": ["asinh", "linear", "log", "sqrt"], "default": "asinh"}
+                }, {
+                    "name": "size", "in": "query", "required": false,
+                    "description": "Pixels of the longer side (nearest neighbour); default: the cutout's own size",
+                    "schema": {"type": "integer", "minimum": 8, "maximum": 1024}
+                }, if_none_match],
+                "responses": png_responses.clone(),
+            }),
+            "/v1/objects/{dia_object_id}/view" => json!({
+                "parameters": [{
+                    "name": "dia_object_id", "in": "path", "required": true,
+                    "description": "diaObjectId: a decimal integer of at most 19 digits that fits in a signed 64-bit integer",
+                    "schema": {"type": "string", "pattern": "^[0-9]{1,18}$"},
+                    "example": "85000000000000"
+                }],
+                "responses": object_responses.clone(),
+            }),
             "/v1/schemas/{schema_id}" => json!({
                 "parameters": [schema_id, if_none_match],
                 "responses": schema_responses.clone(),
             }),
+            "/v1/objects/{dia_object_id}/alerts" => {
+                let mut parameters = vec![json!({
+                    "name": "dia_object_id", "in": "path", "required": true,
+                    "schema": {"type": "string", "pattern": "^[0-9]{1,19}$"}
+                })];
+                parameters.extend(page_params('o'));
+                json!({"parameters": parameters, "responses": page_responses.clone()})
+            }
+            "/v1/alerts/search" => {
+                let mut parameters = vec![time("since"), time("until")];
+                parameters.extend(page_params('t'));
+                json!({"parameters": parameters, "responses": page_responses.clone()})
+            }
+            "/v1/alerts/cone" => {
+                let mut parameters = vec![
+                    degrees("ra", "Right ascension, degrees (ICRS), 0 to 360",
+                            json!({"minimum": 0, "maximum": 360})),
+                    degrees("dec", "Declination, degrees (ICRS), -90 to 90",
+                            json!({"minimum": -90, "maximum": 90})),
+                    degrees("radius", "Radius, degrees, more than 0 and at most --index-max-radius-deg (1 by default, the maximum documented here)",
+                            json!({"exclusiveMinimum": 0, "maximum": crate::search::DEFAULT_MAX_RADIUS_DEG})),
+                ];
+                parameters.extend(page_params('c'));
+                json!({"parameters": parameters, "responses": page_responses.clone()})
+            }
             "/v1/openapi.json" => json!({"responses": {"200": {
                 "description": "This document", "content": {"application/json": {"schema": {"type": "object"}}}}}}),
             _ => json!({"responses": {"200": {
@@ -190,6 +366,31 @@ pub fn document(herald_prefix: Option<&str>) -> Json {
             "type": "object",
             "required": ["detail"],
             "properties": {"detail": {"type": "string"}}
+        }, "IndexPage": {
+            "type": "object",
+            "required": ["count", "alerts", "next_cursor", "next"],
+            "properties": {
+                "count": {"type": "integer"},
+                "next_cursor": {"type": ["string", "null"]},
+                "next": {"type": ["string", "null"], "description": "URL of the next page"},
+                "alerts": {"type": "array", "items": {"type": "object", "properties": {
+                    "alertId": {"type": "integer"},
+                    "diaSourceId": {"type": "integer"},
+                    "diaObjectId": {"type": ["integer", "null"]},
+                    "ssObjectId": {"type": ["integer", "null"]},
+                    "midpointMjdTai": {"type": "number"},
+                    "time": {"type": "string", "format": "date-time"},
+                    "ra": {"type": "number"},
+                    "dec": {"type": "number"},
+                    "healpix29": {"type": "integer", "description": "HEALPix order 29, nested"},
+                    "band": {"type": ["string", "null"]},
+                    "psfFlux": {"type": ["number", "null"]},
+                    "psfFluxErr": {"type": ["number", "null"]},
+                    "reliability": {"type": ["number", "null"]},
+                    "schemaId": {"type": "integer"},
+                    "url": {"type": "string", "format": "uri"}
+                }}}
+            }
         }}}
     })
 }

@@ -13,7 +13,7 @@ use object_storage::{StoreArgs, StoreOptions, StoreSettings, StoreSettingsError}
 use serde::{Deserialize, Serialize};
 use service_kit::http::{HttpArgs, HttpSettings, LimitError, Limits};
 use service_kit::settings::{
-    ConfigFileArg, ListenArgs, ListenHostError, ListenSettings, SettingsError,
+    not, ConfigFileArg, DurationSetting, ListenArgs, ListenHostError, ListenSettings, SettingsError,
 };
 use service_kit::telemetry::LogArgs;
 use std::net::SocketAddr;
@@ -46,6 +46,16 @@ pub struct Settings {
     /// access URLs of DataLink tables; unset, they are built from each request's `Host` and
     /// `X-Forwarded-Proto/Host/Prefix` headers.
     pub public_url: Option<String>,
+    /// Whether the index routes answer (when the alerts store holds the index table).
+    pub index_enabled: bool,
+    /// Most rows one index query answers (its `limit` at most).
+    pub index_max_rows: usize,
+    /// Largest cone radius, in degrees.
+    pub index_max_radius_deg: f64,
+    /// Longest `since`–`until` span of one time-range query.
+    pub index_max_range: DurationSetting,
+    /// Time one index query may take before it is answered 503.
+    pub index_query_timeout: DurationSetting,
 }
 
 impl Default for Settings {
@@ -61,6 +71,11 @@ impl Default for Settings {
             http: HttpSettings::default(),
             api_prefix: crate::herald::DEFAULT_PREFIX.into(),
             public_url: None,
+            index_enabled: true,
+            index_max_rows: crate::search::DEFAULT_MAX_ROWS,
+            index_max_radius_deg: crate::search::DEFAULT_MAX_RADIUS_DEG,
+            index_max_range: DurationSetting(crate::search::DEFAULT_MAX_RANGE),
+            index_query_timeout: DurationSetting(crate::search::DEFAULT_QUERY_TIMEOUT),
         }
     }
 }
@@ -110,6 +125,30 @@ pub struct Cli {
     #[arg(long, value_name = "URL")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub public_url: Option<String>,
+    /// Do not serve the index routes (/v1/objects/{id}/alerts, /v1/alerts/search, /v1/alerts/cone).
+    #[arg(long)]
+    #[serde(
+        rename = "index_enabled",
+        skip_serializing_if = "not",
+        serialize_with = "service_kit::settings::serialize_negated"
+    )]
+    pub no_index: bool,
+    /// Most rows one index query answers (the largest `limit`) [default: 10000].
+    #[arg(long, value_name = "ROWS")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub index_max_rows: Option<usize>,
+    /// Largest cone-search radius, in degrees [default: 1].
+    #[arg(long, value_name = "DEGREES")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub index_max_radius_deg: Option<f64>,
+    /// Longest since–until span of one time-range search (24h, 31d) [default: 31d].
+    #[arg(long, value_name = "DURATION")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub index_max_range: Option<DurationSetting>,
+    /// Time one index query may take before it is answered 503 (500ms, 10s) [default: 10s].
+    #[arg(long, value_name = "DURATION")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub index_query_timeout: Option<DurationSetting>,
     #[command(flatten)]
     #[serde(skip)]
     pub log: LogArgs,
@@ -141,6 +180,14 @@ pub enum ConfigError {
     ApiPrefix { prefix: String, reason: String },
     #[error("--public-url {url:?}: {reason}; give the http(s) URL of this server's root, e.g. https://data.example.org/alertdb")]
     PublicUrl { url: String, reason: String },
+    #[error("--index-max-rows must be between 1 and 1000000")]
+    IndexMaxRows,
+    #[error("--index-max-radius-deg must be more than 0 and at most 180")]
+    IndexMaxRadius,
+    #[error("--index-max-range must be at least 1s")]
+    IndexMaxRange,
+    #[error("--index-query-timeout must be at least 10ms")]
+    IndexQueryTimeout,
 }
 
 /// Validated settings.
@@ -162,6 +209,8 @@ pub struct ServerConfig {
     pub api_prefix: Option<String>,
     /// External URL of the server's root (no trailing slash), for DataLink access URLs.
     pub public_url: Option<String>,
+    /// The index routes' limits; `None` with `--no-index`.
+    pub index: Option<crate::search::SearchLimits>,
 }
 
 impl ServerConfig {
@@ -181,6 +230,7 @@ impl ServerConfig {
             http: Limits::default(),
             api_prefix: Some(crate::herald::DEFAULT_PREFIX.into()),
             public_url: None,
+            index: Some(crate::search::SearchLimits::default()),
         }
     }
 }
@@ -201,7 +251,30 @@ impl Settings {
         if self.max_alert_bytes == 0 {
             return Err(ConfigError::ZeroMaxAlert);
         }
+        let index = if self.index_enabled {
+            if self.index_max_rows == 0 || self.index_max_rows > 1_000_000 {
+                return Err(ConfigError::IndexMaxRows);
+            }
+            if !(self.index_max_radius_deg > 0.0 && self.index_max_radius_deg <= 180.0) {
+                return Err(ConfigError::IndexMaxRadius);
+            }
+            if self.index_max_range.0 < std::time::Duration::from_secs(1) {
+                return Err(ConfigError::IndexMaxRange);
+            }
+            if self.index_query_timeout.0 < std::time::Duration::from_millis(10) {
+                return Err(ConfigError::IndexQueryTimeout);
+            }
+            Some(crate::search::SearchLimits {
+                max_rows: self.index_max_rows,
+                max_radius_deg: self.index_max_radius_deg,
+                max_range: self.index_max_range.0,
+                query_timeout: self.index_query_timeout.0,
+            })
+        } else {
+            None
+        };
         Ok(ServerConfig {
+            index,
             listen,
             alerts_url: stores.alerts_url,
             schemas_url: stores.schemas_url,

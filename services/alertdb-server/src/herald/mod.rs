@@ -148,7 +148,11 @@ async fn decoded(state: &AppState, alert_id: u64) -> Result<DecodedAlert, Herald
             alert_id,
             detail: format!("does not decode with schema {schema_id}: {e}"),
         })?;
-    Ok(DecodedAlert { schema, value })
+    Ok(DecodedAlert {
+        schema_id,
+        schema,
+        value,
+    })
 }
 
 /// A deterministic sync marker per alert: the same alert is always the same file (one ETag),
