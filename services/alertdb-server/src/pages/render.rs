@@ -105,8 +105,8 @@ fn value_text(rec: &Rec<'_>, index: usize, value: &Value) -> String {
         Value::Boolean(b) => b.to_string(),
         Value::Int(v) => v.to_string(),
         Value::Long(v) => v.to_string(),
-        Value::Float(v) => ryu::Buffer::new().format(*v).to_owned(),
-        Value::Double(v) => ryu::Buffer::new().format(*v).to_owned(),
+        Value::Float(v) => zmij::Buffer::new().format(*v).to_owned(),
+        Value::Double(v) => zmij::Buffer::new().format(*v).to_owned(),
         Value::String(s) => s.clone(),
         Value::Bytes(b) | Value::Fixed(b) => format!("({} bytes)", b.len()),
         Value::Enum(i) => {
