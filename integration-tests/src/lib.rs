@@ -351,3 +351,43 @@ fn workspace_binary(name: &str, profile_dir: &Path, profile: &str) -> PathBuf {
 pub fn unique_name(prefix: &str) -> String {
     format!("{prefix}-{:08x}", rand::rng().random::<u32>())
 }
+
+/// The alert schemas of every version (`ALERT_SCHEMA_DIR`, else what
+/// `scripts/install/schema-dir.sh` fetched from the `lsst-alert-packet` package), loaded once.
+pub fn schema_tree() -> &'static alert_packet::tree::SchemaTree {
+    static TREE: std::sync::OnceLock<alert_packet::tree::SchemaTree> = std::sync::OnceLock::new();
+    TREE.get_or_init(|| {
+        let dir = std::env::var("ALERT_SCHEMA_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(|_| {
+                let output =
+                    std::process::Command::new(repo_root().join("scripts/install/schema-dir.sh"))
+                        .output()
+                        .expect("scripts/install/schema-dir.sh");
+                PathBuf::from(String::from_utf8(output.stdout).unwrap().trim())
+            });
+        alert_packet::tree::SchemaTree::load(&dir).expect("schema tree")
+    })
+}
+
+/// Registers the alert schema `version` (major, minor) with the stack's registry under a new
+/// subject named from `subject_prefix`; returns its id.
+pub async fn register_alert_schema(version: (u32, u32), subject_prefix: &str) -> u32 {
+    let schema = schema_tree()
+        .get(alert_packet::tree::SchemaVersion::new(version.0, version.1))
+        .unwrap();
+    let response = reqwest::Client::new()
+        .post(format!(
+            "{}/subjects/{}/versions",
+            Stack::get().registry_url,
+            unique_name(subject_prefix)
+        ))
+        .header("Content-Type", "application/vnd.schemaregistry.v1+json")
+        .body(serde_json::json!({ "schema": schema.schema.to_json().to_string() }).to_string())
+        .send()
+        .await
+        .unwrap();
+    assert!(response.status().is_success(), "{}", response.status());
+    let body: serde_json::Value = response.json().await.unwrap();
+    body["id"].as_u64().unwrap() as u32
+}

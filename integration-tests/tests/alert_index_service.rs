@@ -11,58 +11,25 @@
 //! table: each alert's diaSource fields are decoded here with `alert_packet` by name.
 
 use alert_packet::generate::{AlertGenerator, GeneratorConfig, SplitMix64, VisitSpec};
-use alert_packet::tree::{SchemaTree, SchemaVersion};
+use alert_packet::tree::SchemaVersion;
 use alert_packet::value::Value;
 use alertdb_ingester::settings::{IngesterConfig, Settings};
 use integration_tests::daemon::InProcessDaemon;
-use integration_tests::{repo_root, service_binary, unique_name, Stack};
+use integration_tests::{
+    register_alert_schema, repo_root, schema_tree, service_binary, unique_name, Stack,
+};
 use object_storage::object_store::ObjectStore;
 use object_storage::StoreSettings;
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use service_kit::settings::{DurationSetting, ListenSettings};
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 // ---------------------------------------------------------------------------------------------
 // Alerts and what the index must say about them
-
-fn tree() -> &'static SchemaTree {
-    static TREE: std::sync::OnceLock<SchemaTree> = std::sync::OnceLock::new();
-    TREE.get_or_init(|| {
-        let dir = std::env::var("ALERT_SCHEMA_DIR")
-            .map(PathBuf::from)
-            .unwrap_or_else(|_| {
-                let output = Command::new(repo_root().join("scripts/install/schema-dir.sh"))
-                    .output()
-                    .expect("scripts/install/schema-dir.sh");
-                PathBuf::from(String::from_utf8(output.stdout).unwrap().trim())
-            });
-        SchemaTree::load(&dir).expect("schema tree")
-    })
-}
-
-async fn register(version: (u32, u32)) -> u32 {
-    let schema = tree()
-        .get(SchemaVersion::new(version.0, version.1))
-        .unwrap();
-    let response = reqwest::Client::new()
-        .post(format!(
-            "{}/subjects/{}/versions",
-            Stack::get().registry_url,
-            unique_name("alert-index")
-        ))
-        .header("Content-Type", "application/vnd.schemaregistry.v1+json")
-        .body(serde_json::json!({ "schema": schema.schema.to_json().to_string() }).to_string())
-        .send()
-        .await
-        .unwrap();
-    assert!(response.status().is_success(), "{}", response.status());
-    let body: serde_json::Value = response.json().await.unwrap();
-    body["id"].as_u64().unwrap() as u32
-}
 
 /// What the index must hold for one alert, read from the alert by field name.
 #[derive(Debug, Clone, PartialEq)]
@@ -104,7 +71,7 @@ fn number(value: Option<&Value>) -> Option<f64> {
 }
 
 fn expected(version: (u32, u32), value: &[u8]) -> Expected {
-    let schema = &tree()
+    let schema = &schema_tree()
         .get(SchemaVersion::new(version.0, version.1))
         .unwrap()
         .schema;
@@ -165,7 +132,7 @@ fn alerts(
     first_id: i64,
     count: usize,
 ) -> Vec<(Expected, Vec<u8>)> {
-    let schema = tree()
+    let schema = schema_tree()
         .get(SchemaVersion::new(version.0, version.1))
         .unwrap();
     let mut generator = AlertGenerator::new(
@@ -375,7 +342,7 @@ async fn alerts_of_three_schema_versions_are_indexed_and_answered_by_object_time
     let archive = tempfile::tempdir().unwrap();
     let mut all: Vec<(Expected, Vec<u8>)> = Vec::new();
     for (n, version) in VERSIONS.iter().enumerate() {
-        let schema_id = register(*version).await;
+        let schema_id = register_alert_schema(*version, "alert-index").await;
         all.extend(alerts(
             *version,
             schema_id,
@@ -668,7 +635,7 @@ async fn two_ingesters_of_one_group_write_the_table_at_once_without_loss_or_dupl
     let topic = unique_name("index-pair");
     stack.create_topics(&[&topic], 4).await.unwrap();
     let archive = tempfile::tempdir().unwrap();
-    let schema_id = register((11, 1)).await;
+    let schema_id = register_alert_schema((11, 1), "alert-index").await;
     let all = alerts((11, 1), schema_id, 182_000_000_000_000, 2_000);
     let values: Vec<Vec<u8>> = all.iter().map(|(_, v)| v.clone()).collect();
     let ids: BTreeSet<i64> = all.iter().map(|(e, _)| e.alert_id).collect();
@@ -748,7 +715,7 @@ async fn a_crash_before_the_flush_loses_no_row_and_the_restart_adds_none_twice()
     let dir = tempfile::tempdir().unwrap();
     let archive = dir.path().join("archive");
     std::fs::create_dir_all(&archive).unwrap();
-    let schema_id = register((10, 0)).await;
+    let schema_id = register_alert_schema((10, 0), "alert-index").await;
     let all = alerts((10, 0), schema_id, 183_000_000_000_000, 600);
     let values: Vec<Vec<u8>> = all.iter().map(|(_, v)| v.clone()).collect();
     let ids: BTreeSet<i64> = all.iter().map(|(e, _)| e.alert_id).collect();
@@ -834,7 +801,7 @@ async fn rebuild_of_an_archive_written_without_the_index_gives_the_same_rows() {
     let plain = tempfile::tempdir().unwrap();
     let mut all = Vec::new();
     for (n, version) in VERSIONS.iter().enumerate() {
-        let schema_id = register(*version).await;
+        let schema_id = register_alert_schema(*version, "alert-index").await;
         all.extend(alerts(
             *version,
             schema_id,

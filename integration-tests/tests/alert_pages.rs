@@ -22,46 +22,15 @@ use alert_packet::generate::{
 use alert_packet::tree::{SchemaTree, SchemaVersion};
 use alertdb_ingester::settings::Settings as IngesterSettings;
 use alertdb_server::ServerConfig;
-use integration_tests::{repo_root, unique_name, Stack};
+use integration_tests::{register_alert_schema, repo_root, schema_tree, unique_name, Stack};
 use rdkafka::producer::{FutureProducer, FutureRecord};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 const ALERTS: usize = 3;
-
-fn tree() -> SchemaTree {
-    let dir = std::env::var("ALERT_SCHEMA_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|_| {
-            let output =
-                std::process::Command::new(repo_root().join("scripts/install/schema-dir.sh"))
-                    .output()
-                    .expect("scripts/install/schema-dir.sh");
-            PathBuf::from(String::from_utf8(output.stdout).unwrap().trim())
-        });
-    SchemaTree::load(&dir).expect("schema tree")
-}
-
-async fn register(tree: &SchemaTree) -> u32 {
-    let schema = tree.get(SchemaVersion::new(11, 1)).unwrap();
-    let response = reqwest::Client::new()
-        .post(format!(
-            "{}/subjects/{}/versions",
-            Stack::get().registry_url,
-            unique_name("pages")
-        ))
-        .header("Content-Type", "application/vnd.schemaregistry.v1+json")
-        .body(serde_json::json!({ "schema": schema.schema.to_json().to_string() }).to_string())
-        .send()
-        .await
-        .unwrap();
-    assert!(response.status().is_success(), "{}", response.status());
-    let body: serde_json::Value = response.json().await.unwrap();
-    body["id"].as_u64().unwrap() as u32
-}
 
 /// Framed v11.1 alerts of one object on consecutive nights: 20 earlier detections, 20 forced
 /// points, default-size cutouts.
@@ -175,12 +144,12 @@ async fn alert_and_object_pages_in_headless_chromium() {
         );
     }
     let stack = Stack::get();
-    let tree = tree();
+    let tree = schema_tree();
     let archive = tempfile::tempdir().unwrap();
     let topic = unique_name("pages");
     stack.create_topics(&[&topic], 1).await.unwrap();
-    let schema_id = register(&tree).await;
-    let archived = alerts(&tree, schema_id, 182_000_000_000_000);
+    let schema_id = register_alert_schema((11, 1), "pages").await;
+    let archived = alerts(tree, schema_id, 182_000_000_000_000);
     ingest(&topic, archive.path(), &archived).await;
 
     let url = format!("file://{}", archive.path().display());

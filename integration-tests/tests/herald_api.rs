@@ -13,10 +13,10 @@ use alert_packet::generate::{AlertGenerator, GeneratorConfig, SplitMix64, VisitS
 use alert_packet::tree::{SchemaTree, SchemaVersion};
 use alertdb_ingester::settings::Settings as IngesterSettings;
 use alertdb_server::ServerConfig;
-use integration_tests::{repo_root, unique_name, Stack};
+use integration_tests::{register_alert_schema, repo_root, schema_tree, unique_name, Stack};
 use object_storage::object_store::{ObjectStoreExt, PutPayload};
 use rdkafka::producer::{FutureProducer, FutureRecord};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::net::TcpListener;
@@ -24,37 +24,6 @@ use tokio_util::sync::CancellationToken;
 
 const VERSIONS: [(u32, u32); 5] = [(4, 0), (6, 1), (8, 0), (9, 0), (11, 1)];
 const PER_VERSION: usize = 2;
-
-fn tree() -> SchemaTree {
-    let dir = std::env::var("ALERT_SCHEMA_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|_| {
-            let output =
-                std::process::Command::new(repo_root().join("scripts/install/schema-dir.sh"))
-                    .output()
-                    .expect("scripts/install/schema-dir.sh");
-            PathBuf::from(String::from_utf8(output.stdout).unwrap().trim())
-        });
-    SchemaTree::load(&dir).expect("schema tree")
-}
-
-async fn register(tree: &SchemaTree, version: (u32, u32)) -> u32 {
-    let schema = tree.get(SchemaVersion::new(version.0, version.1)).unwrap();
-    let response = reqwest::Client::new()
-        .post(format!(
-            "{}/subjects/{}/versions",
-            Stack::get().registry_url,
-            unique_name("herald")
-        ))
-        .header("Content-Type", "application/vnd.schemaregistry.v1+json")
-        .body(serde_json::json!({ "schema": schema.schema.to_json().to_string() }).to_string())
-        .send()
-        .await
-        .unwrap();
-    assert!(response.status().is_success(), "{}", response.status());
-    let body: serde_json::Value = response.json().await.unwrap();
-    body["id"].as_u64().unwrap() as u32
-}
 
 /// `PER_VERSION` framed alerts of `version` with ids from `first_id`: small histories, cutouts
 /// of ~16×16 pixels, some optional fields null.
@@ -182,7 +151,7 @@ async fn get(http: &reqwest::Client, url: &str, headers: &[(&str, &str)]) -> Ans
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_format_reads_back_with_fastavro_astropy_and_pyvo() {
     let stack = Stack::get();
-    let tree = tree();
+    let tree = schema_tree();
     let archive = tempfile::tempdir().unwrap();
     let topic = unique_name("herald");
     stack.create_topics(&[&topic], 1).await.unwrap();
@@ -190,9 +159,9 @@ async fn every_format_reads_back_with_fastavro_astropy_and_pyvo() {
     // Five schema versions through Kafka and the ingester.
     let mut archived: Vec<(u64, Vec<u8>)> = Vec::new();
     for (n, version) in VERSIONS.iter().enumerate() {
-        let schema_id = register(&tree, *version).await;
+        let schema_id = register_alert_schema(*version, "herald").await;
         archived.extend(alerts(
-            &tree,
+            tree,
             *version,
             schema_id,
             180_000_000_000_000 + n as i64 * 1_000,
